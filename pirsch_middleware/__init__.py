@@ -1,0 +1,31 @@
+"""Server-side Pirsch analytics for Python web apps.
+
+Tracking: ``pirsch_middleware.wsgi.PirschMiddleware`` and ``pirsch_middleware.asgi.
+PirschMiddleware`` turn page views into hits; ``track_event`` and ``keep_alive`` work
+anywhere in a request they serve. Everything is queued in-process and delivered by a
+background thread (see ``Tracker``).
+"""
+
+from __future__ import annotations
+
+from ._context import keep_alive, track_event
+from ._errors import APIError, PirschError
+from ._proxies import TrustedProxies
+from ._rules import PageView
+from ._tracker import VERSION, Tracker, TrackerStats, get_tracker, set_tracker
+
+__version__ = VERSION
+
+__all__ = [
+    "APIError",
+    "PageView",
+    "PirschError",
+    "Tracker",
+    "TrackerStats",
+    "TrustedProxies",
+    "__version__",
+    "get_tracker",
+    "keep_alive",
+    "set_tracker",
+    "track_event",
+]
