@@ -1,0 +1,159 @@
+"""Per-request state on the request path, and the public ``track_event`` / ``keep_alive``.
+
+A middleware sets a ``RequestState`` in a context variable for the duration of the
+request, so ``track_event`` finds it from views, threads started with
+``contextvars.copy_context`` and asyncio tasks alike. Events tracked before the response
+starts are held until the page view is decided, so the hit is queued before them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from contextvars import ContextVar
+from typing import Any
+
+from ._payload import EVENT, HIT, SESSION, Item
+from ._tracker import Tracker, get_tracker
+
+__all__ = ["RequestState", "current_request", "keep_alive", "track_event"]
+
+logger = logging.getLogger("pirsch_middleware")
+
+_current: ContextVar[RequestState | None] = ContextVar("pirsch_request", default=None)
+
+
+class RequestState:
+    """What one request has told us so far. Lives only while the request is served."""
+
+    __slots__ = ("carrier", "decided", "is_asgi", "pending", "skip", "source", "tags",
+                 "time", "title", "tracker")
+
+    def __init__(self, tracker: Tracker, source: Mapping[str, Any], is_asgi: bool,
+                 arrived: float, carrier: Mapping[str, Any] | None) -> None:
+        self.tracker = tracker
+        self.source = source  # the live environ / scope
+        self.carrier = carrier  # its copy taken on arrival, or None until needed
+        self.is_asgi = is_asgi
+        self.time = arrived
+        self.decided = False
+        self.pending: list[Item] | None = None
+        self.title: str | None = None
+        self.tags: dict[str, str] | None = None
+        self.skip = False
+
+    def snapshot(self) -> Mapping[str, Any]:
+        carrier = self.carrier
+        if carrier is None:
+            carrier = self.carrier = dict(self.source)
+        return carrier
+
+    def add(self, kind: int, extra: object) -> None:
+        item = (kind, time.time(), self.is_asgi, self.snapshot(), extra)
+        if self.decided:
+            self.tracker.put(item)
+        elif self.pending is None:
+            self.pending = [item]
+        else:
+            self.pending.append(item)
+
+    def decide(self, page_view: bool) -> None:
+        """Queue the hit (if this response is a page view), then what was held for it."""
+        if self.decided:
+            return
+        self.decided = True
+        put = self.tracker.put
+        if page_view and not self.skip:
+            extra = (self.title, self.tags) if self.title or self.tags else None
+            put((HIT, self.time, self.is_asgi, self.snapshot(), extra))
+        if self.pending:
+            for item in self.pending:
+                put(item)
+            self.pending = None
+
+
+def current_request() -> RequestState | None:
+    """The request being served by one of our middlewares in this context, if any."""
+    return _current.get()
+
+
+def _request_carrier(request: object) -> tuple[bool, Mapping[str, Any]] | None:
+    """(is_asgi, carrier) from an environ, a scope or a framework request object."""
+    scope = getattr(request, "scope", None)
+    if isinstance(scope, Mapping) and scope.get("type") == "http":
+        return True, dict(scope)
+    environ = getattr(request, "environ", None)
+    if isinstance(environ, Mapping):
+        return False, dict(environ)
+    if isinstance(request, Mapping):
+        if request.get("type") == "http":
+            return True, dict(request)
+        if "REQUEST_METHOD" in request or "wsgi.version" in request:
+            return False, dict(request)
+    return None
+
+
+def _queue(kind: int, extra: object, request: object | None, caller: str) -> None:
+    state = _current.get()
+    if request is not None and (state is None or not _is_same(state, request)):
+        found = _request_carrier(request)
+        if found is None:
+            logger.warning("%s: request=%r is not a WSGI environ, an ASGI scope or a "
+                           "request object; nothing tracked", caller, type(request).__name__)
+            return
+        tracker = get_tracker()
+        if tracker.enabled:
+            tracker.put((kind, time.time(), found[0], found[1], extra))
+        return
+    if state is None:
+        logger.warning("%s called outside a request handled by a Pirsch middleware and "
+                       "without request=...; nothing tracked", caller)
+        return
+    state.add(kind, extra)
+
+
+def _is_same(state: RequestState, request: object) -> bool:
+    return request is state.source or getattr(request, "environ", None) is state.source \
+        or getattr(request, "scope", None) is state.source
+
+
+def track_event(name: str, meta: Mapping[str, Any] | None = None,
+                duration: float | None = None, *, request: object | None = None,
+                non_interactive: bool = False) -> None:
+    """Track a custom event for the current visitor. Never raises.
+
+    Inside a request served by a Pirsch middleware (views, threads, asyncio tasks)::
+
+        track_event("Signup", meta={"plan": "pro"}, duration=12)
+
+    Elsewhere pass the request: a WSGI environ, an ASGI scope, or a Django, Flask or
+    Starlette request object (``request=request``).
+    """
+    try:
+        if not isinstance(name, str) or not name.strip():
+            logger.warning("track_event: the event name must be a non-empty string, got %r",
+                           name)
+            return
+        if meta is not None and not isinstance(meta, Mapping):
+            logger.warning("track_event(%r): meta must be a dict of scalars, got %s; "
+                           "sending the event without it", name, type(meta).__name__)
+            meta = None
+        if duration is not None and (isinstance(duration, bool)
+                                     or not isinstance(duration, (int, float))
+                                     or not duration >= 0):
+            logger.warning("track_event(%r): duration must be a number of seconds >= 0, "
+                           "got %r; sending the event without it", name, duration)
+            duration = None
+        extra = (name.strip(), dict(meta) if meta else None, duration, bool(non_interactive))
+        _queue(EVENT, extra, request, "track_event")
+    except Exception:
+        logger.exception("track_event failed")
+
+
+def keep_alive(*, request: object | None = None) -> None:
+    """Keep the current visitor's session alive (``/session/batch``). Never raises."""
+    try:
+        _queue(SESSION, None, request, "keep_alive")
+    except Exception:
+        logger.exception("keep_alive failed")

@@ -1,0 +1,216 @@
+"""One extraction core: a WSGI environ or an ASGI scope -> ``RequestData``.
+
+Runs in the flusher thread, never on the request path: the middlewares only keep a
+shallow copy of the environ or scope, and this module does the decoding, URL building
+and proxy-header reading later. Every adapter shares it, so a fix here is made once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote_to_bytes
+
+from ._proxies import TrustedProxies, clean_ip, parse_forwarded
+
+__all__ = ["CLIENT_HINTS", "RequestData", "read_request"]
+
+MAX_HEADER = 2048  # longer values are dropped: no browser sends them, garbage does
+MAX_URL = 8192
+CLIENT_HINTS = ("sec_ch_ua", "sec_ch_ua_mobile", "sec_ch_ua_platform",
+                "sec_ch_ua_platform_version", "sec_ch_width", "sec_ch_viewport_width")
+REFERRER_PARAMS = ("ref", "referer", "referrer", "source", "utm_source")
+# The headers we read, by their lower-case, dash-separated names.
+WANTED = frozenset({
+    "host", "user-agent", "accept-language", "dnt", "sec-gpc", "referer",
+    "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded",
+    "purpose", "x-purpose", "x-moz", "sec-purpose",
+    *(hint.replace("_", "-") for hint in CLIENT_HINTS),
+})
+LIST_HEADERS = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+                          "forwarded"})
+# Characters that may stand unencoded in a path or query as sent on the wire; anything
+# else (spaces, non-ASCII, quotes...) gets percent-encoded. '%' is kept: already encoded.
+_WIRE_SAFE = "!$&'()*+,-./:;=?@[]_~%"
+_PATH_SAFE = "!$&'()*+,-./:;=@_~"  # for decoded paths: '%' here is a literal percent sign
+_HOST = re.compile(r"^(?:[a-z0-9_~!$&'()*+,;=.-]|%[0-9a-f]{2})+(?::\d{1,5})?$"
+                   r"|^\[[0-9a-f:.]+\](?::\d{1,5})?$")
+DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+@dataclass(frozen=True)
+class RequestData:
+    """Everything a hit, event or keep-alive needs from the request that caused it."""
+
+    url: str
+    ip: str | None
+    headers: Mapping[str, str]  # WANTED headers only, decoded; lower-case dashed names
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name, "")
+
+    @property
+    def referrer(self) -> str:
+        referrer = self.header("referer")
+        if referrer:
+            return referrer
+        query = self.url.partition("?")[2]
+        if query:
+            params = dict(parse_qsl(query))
+            for name in REFERRER_PARAMS:
+                if params.get(name):
+                    return params[name][:MAX_HEADER]
+        return ""
+
+
+def _text(value: str | bytes) -> str | None:
+    """Decode leniently (UTF-8, else Latin-1); drop absurdly long values."""
+    if len(value) > MAX_HEADER:
+        return None
+    raw = value if isinstance(value, bytes) else value.encode("latin-1", "replace")
+    try:
+        return raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return raw.decode("latin-1").strip()
+
+
+def _collect(pairs: Iterable[tuple[str, str | bytes]]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in pairs:
+        text = _text(value)
+        if text is None:
+            continue
+        if name in headers:
+            if name in LIST_HEADERS:  # RFC 9110: repeated list headers join with commas
+                headers[name] = headers[name] + ", " + text
+            continue  # a repeated single-value header: the first one wins
+        headers[name] = text
+    return headers
+
+
+def _environ_headers(environ: Mapping[str, Any]) -> dict[str, str]:
+    pairs = []
+    for key, value in environ.items():
+        if key.startswith("HTTP_") and isinstance(value, str):
+            name = key[5:].lower().replace("_", "-")
+            if name in WANTED:
+                pairs.append((name, value))
+    return _collect(pairs)
+
+
+def _scope_headers(scope: Mapping[str, Any]) -> dict[str, str]:
+    pairs = []
+    for item in scope.get("headers") or ():
+        try:
+            name = bytes(item[0]).decode("latin-1").lower()
+        except (TypeError, ValueError, IndexError):
+            continue
+        if name in WANTED and isinstance(item[1], (bytes, bytearray)):
+            pairs.append((name, bytes(item[1])))
+    return _collect(pairs)
+
+
+def _wire(raw: bytes) -> str:
+    return quote(raw, safe=_WIRE_SAFE)
+
+
+def _environ_path(environ: Mapping[str, Any]) -> str:
+    """The path as sent: prefer the server's raw URI when it agrees with SCRIPT_NAME +
+    PATH_INFO (it keeps encodings such as %2F that PATH_INFO has lost); otherwise
+    re-encode PATH_INFO, which PEP 3333 gives as decoded bytes in a Latin-1 string."""
+    decoded = (str(environ.get("SCRIPT_NAME") or "") + str(environ.get("PATH_INFO") or ""))
+    try:
+        decoded_bytes = decoded.encode("latin-1")
+    except UnicodeEncodeError:  # a server that decoded as UTF-8 against PEP 3333
+        decoded_bytes = decoded.encode("utf-8")
+    raw_uri = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if isinstance(raw_uri, str) and raw_uri:
+        raw = raw_uri.partition("?")[0].partition("#")[0]
+        if "://" in raw:  # absolute-form request target
+            raw = "/" + raw.partition("://")[2].partition("/")[2]
+        raw_bytes = raw.encode("latin-1", "replace")
+        if unquote_to_bytes(raw_bytes) == decoded_bytes:
+            return _wire(raw_bytes)
+    return quote(decoded_bytes, safe=_PATH_SAFE) or "/"
+
+
+def _scope_path(scope: Mapping[str, Any]) -> str:
+    root = str(scope.get("root_path") or "")
+    raw_path = scope.get("raw_path")
+    if isinstance(raw_path, (bytes, bytearray)) and raw_path:
+        path = _wire(bytes(raw_path).partition(b"?")[0])
+        # raw_path is what reached the server; a prefix-stripping proxy's root_path is not
+        # in it, while the ASGI spec puts root_path in path.
+        if root and not unquote_to_bytes(path).startswith(root.encode("utf-8")):
+            path = quote(root.encode("utf-8"), safe=_PATH_SAFE) + path
+        return path
+    text = str(scope.get("path") or "/")
+    if root and not text.startswith(root):
+        text = root + text
+    return quote(text.encode("utf-8"), safe=_PATH_SAFE)
+
+
+def _host(value: str, scheme: str) -> str | None:
+    host = value.strip().lower()
+    if not host or not _HOST.match(host):
+        return None
+    name, _, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
+    if port and port == DEFAULT_PORTS.get(scheme):
+        return name
+    return host
+
+
+def _last(value: str) -> str:
+    return value.rpartition(",")[2].strip()
+
+
+def read_request(is_asgi: bool, carrier: Mapping[str, Any],
+                 proxies: TrustedProxies) -> RequestData:
+    """Read a shallow copy of a WSGI environ (``is_asgi=False``) or an ASGI scope."""
+    if is_asgi:
+        headers = _scope_headers(carrier)
+        client = carrier.get("client")
+        peer = str(client[0]) if client else None
+        scheme = str(carrier.get("scheme") or "http")
+        server = carrier.get("server")
+        server_host = (f"{server[0]}:{server[1]}" if server and server[1] is not None
+                       else str(server[0]) if server else "")
+        path = _scope_path(carrier)
+        query_raw = carrier.get("query_string") or b""
+        query = _wire(bytes(query_raw)) if isinstance(query_raw, (bytes, bytearray)) else ""
+    else:
+        headers = _environ_headers(carrier)
+        peer = carrier.get("REMOTE_ADDR") or None
+        scheme = str(carrier.get("wsgi.url_scheme") or "http")
+        server_host = f"{carrier.get('SERVER_NAME', '')}:{carrier.get('SERVER_PORT', '')}"
+        path = _environ_path(carrier)
+        query = _wire(str(carrier.get("QUERY_STRING") or "").encode("latin-1", "replace"))
+
+    ip = proxies.client_ip(peer, headers.get("x-forwarded-for"), headers.get("forwarded"))
+    host = headers.get("host", "")
+    if proxies.is_trusted(clean_ip(peer) if peer else None):
+        host, scheme = _forwarded_host_scheme(headers, host, scheme)
+    scheme = scheme.lower() if scheme.lower() in DEFAULT_PORTS else "http"
+    netloc = _host(host, scheme) or _host(server_host.strip(":"), scheme) or "localhost"
+    url = f"{scheme}://{netloc}{path}"
+    if query and len(url) + len(query) < MAX_URL:
+        url += "?" + query
+    return RequestData(url=url[:MAX_URL], ip=ip, headers=headers)
+
+
+def _forwarded_host_scheme(headers: Mapping[str, str], host: str,
+                           scheme: str) -> tuple[str, str]:
+    proto = _last(headers.get("x-forwarded-proto", "")).lower()
+    fwd_host = _last(headers.get("x-forwarded-host", ""))
+    if not (proto and fwd_host) and "forwarded" in headers:
+        elements = parse_forwarded(headers["forwarded"])
+        last = elements[-1] if elements else {}
+        proto = proto or last.get("proto", "").lower()
+        fwd_host = fwd_host or last.get("host", "")
+    if proto in DEFAULT_PORTS:
+        scheme = proto
+    if fwd_host:
+        host = fwd_host
+    return host, scheme

@@ -1,0 +1,136 @@
+"""Queued items -> the JSON Pirsch accepts, plus the visitor filters that need headers.
+
+Runs in the flusher thread. The request path only queues ``Item`` tuples of raw values;
+this is where bots, Do-Not-Track and prefetches are dropped, and where times, URLs and
+metadata are formatted and encoded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from ._extract import CLIENT_HINTS, RequestData, read_request
+from ._proxies import TrustedProxies
+
+__all__ = ["ENDPOINTS", "EVENT", "HIT", "SESSION", "Encoder", "Item"]
+
+logger = logging.getLogger("pirsch_middleware")
+
+HIT, EVENT, SESSION = 0, 1, 2
+ENDPOINTS = ("/api/v1/hit/batch", "/api/v1/event/batch", "/api/v1/session/batch")
+KIND_NAMES = ("hit", "event", "session")
+
+# (kind, time, is_asgi, carrier, extra): built on the request path, so a plain tuple.
+# extra: hit -> (title, tags) or None; event -> (name, meta, duration, non_interactive).
+Item = tuple[int, float, bool, Mapping[str, Any], Any]
+
+BOTS = re.compile(
+    r"bot\b|bot/|crawl|spider|slurp|archiver|curl/|wget|python-requests|python-urllib"
+    r"|python-httpx|aiohttp|httpie|go-http-client|java/|okhttp|apache-httpclient|libwww"
+    r"|lwp-|scrapy|headlesschrome|phantomjs|lighthouse|pagespeed|pingdom|uptimerobot"
+    r"|statuscake|site24x7|newrelicpinger|datadog|kube-probe|elb-healthchecker|googlehc"
+    r"|health.?check|monitor|nagios|zabbix|prometheus|nmap|masscan|zgrab|censys|nuclei"
+    r"|nikto|sqlmap|facebookexternalhit|feedfetcher|postmanruntime|insomnia|axios/"
+    r"|node-fetch|undici|^mozilla/5\.0$",
+    re.IGNORECASE,
+)
+PREFETCH = re.compile(r"prefetch|preview|prerender", re.IGNORECASE)
+MAX_META = 100
+
+
+def format_time(epoch: float) -> str:
+    seconds = int(epoch)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + \
+        f".{int((epoch - seconds) * 1e6):06d}Z"
+
+
+def _scalar(value: object) -> str | int | float | bool | None:
+    if value is None:
+        return None
+    if isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    return str(value)
+
+
+class Encoder:
+    """Turns queued items into ``(kind, json_bytes)``; drops what must not be sent."""
+
+    def __init__(self, proxies: TrustedProxies, *, respect_dnt: bool = True,
+                 filter_bots: bool = True) -> None:
+        self.proxies = proxies
+        self.respect_dnt = respect_dnt
+        self.filter_bots = filter_bots
+
+    def excluded(self, data: RequestData) -> str | None:
+        """Why this visitor's request must not be sent, or None."""
+        ua = data.header("user-agent")
+        if not ua:
+            return "no user agent"
+        if data.ip is None:
+            return "no valid client IP"
+        if self.respect_dnt and (data.header("dnt") == "1" or data.header("sec-gpc") == "1"):
+            return "do not track"
+        if self.filter_bots and BOTS.search(ua):
+            return "bot"
+        for name in ("purpose", "x-purpose", "x-moz", "sec-purpose"):
+            if PREFETCH.search(data.header(name)):
+                return "prefetch"
+        return None
+
+    def encode(self, item: Item) -> bytes | None:
+        """The item's JSON, or None when it is filtered out."""
+        kind, epoch, is_asgi, carrier, extra = item
+        data = read_request(is_asgi, carrier, self.proxies)
+        reason = self.excluded(data)
+        if reason is not None:
+            logger.debug("not sending %s for %s: %s", KIND_NAMES[kind], data.url, reason)
+            return None
+        payload: dict[str, Any] = {"ip": data.ip, "user_agent": data.header("user-agent")}
+        if kind != SESSION:
+            payload["url"] = data.url
+            for field, header in (("accept_language", "accept-language"),
+                                  ("referrer", None)):
+                value = data.referrer if header is None else data.header(header)
+                if value:
+                    payload[field] = value
+        dnt = data.header("dnt")
+        if dnt:
+            payload["dnt"] = dnt
+        for hint in CLIENT_HINTS:
+            value = data.header(hint.replace("_", "-"))
+            if value:
+                payload[hint] = value
+        if kind == HIT and extra:
+            self._page(payload, *extra)
+        elif kind == EVENT:
+            self._event(payload, *extra)
+        payload["time"] = format_time(epoch)
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+    @staticmethod
+    def _page(payload: dict[str, Any], title: str | None,
+              tags: Mapping[str, object] | None) -> None:
+        if title:
+            payload["title"] = str(title)[:512]
+        if tags:
+            payload["tags"] = {str(k): str(v) for k, v in tags.items() if v is not None}
+
+    @staticmethod
+    def _event(payload: dict[str, Any], name: str, meta: Mapping[str, object] | None,
+               duration: float | None, non_interactive: bool) -> None:
+        payload["event_name"] = name
+        if duration is not None:
+            payload["event_duration"] = max(0, int(duration))
+        if meta:
+            clean = {str(k): _scalar(v) for k, v in list(meta.items())[:MAX_META]}
+            payload["event_meta"] = {k: v for k, v in clean.items() if v is not None}
+        if non_interactive:
+            payload["non_interactive"] = True

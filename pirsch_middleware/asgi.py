@@ -1,0 +1,127 @@
+"""Pirsch for any ASGI application (Starlette, FastAPI, Django's ASGI handler...)::
+
+    from pirsch_middleware.asgi import PirschMiddleware
+    app.add_middleware(PirschMiddleware)            # Starlette / FastAPI
+    app = PirschMiddleware(app, access_key="pa_...")  # any ASGI app
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from ._config import split_options
+from ._context import RequestState, _current
+from ._rules import Rules
+from ._tracker import Tracker, resolve_tracker
+
+__all__ = ["PirschMiddleware"]
+
+logger = logging.getLogger("pirsch_middleware")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class PirschMiddleware:
+    """Pure ASGI middleware: each page view becomes a Pirsch hit, queued off the request
+    path. Non-HTTP scopes pass straight through; on lifespan shutdown the queue is
+    flushed (bounded by ``shutdown_timeout``), and for apps that do not speak the
+    lifespan protocol themselves (Django) the middleware answers it on their behalf.
+    """
+
+    def __init__(self, app: ASGIApp, *, tracker: Tracker | None = None,
+                 **options: Any) -> None:
+        tracker_options, rule_options = split_options(options)
+        self.app = app
+        self.rules = Rules(**rule_options)
+        self.tracker = resolve_tracker(tracker, tracker_options)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await self._lifespan(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+            return
+        tracker = self.tracker
+        if not tracker.enabled:
+            await self.app(scope, receive, send)
+            return
+        rules = self.rules
+        method = scope.get("method") or ""
+        path = scope.get("path") or ""
+        candidate = rules.is_candidate(method, path)
+        state = RequestState(tracker, scope, True, time.time(),
+                             dict(scope) if candidate else None)
+
+        async def observe(message: Message) -> None:
+            if not state.decided and message["type"] == "http.response.start":
+                page = candidate and _is_page(rules, message, method, path, scope)
+                state.decide(page)
+            await send(message)
+
+        token = _current.set(state)
+        try:
+            await self.app(scope, receive, observe)
+        finally:
+            state.decide(False)  # no-op once decided; a failed request's events still go
+            _current.reset(token)
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        answered = False
+        last_received = ""
+
+        async def watch_receive() -> Message:
+            nonlocal last_received
+            message = await receive()
+            last_received = message["type"]
+            return message
+
+        async def watch_send(message: Message) -> None:
+            nonlocal answered
+            if message["type"].startswith("lifespan.startup."):
+                answered = True
+            elif message["type"] == "lifespan.shutdown.complete":
+                await self._flush()
+            await send(message)
+
+        try:
+            await self.app(scope, watch_receive, watch_send)
+        except Exception:
+            if answered:
+                raise
+            logger.debug("the app does not handle lifespan; Pirsch answers it instead")
+        if answered:
+            return
+        # The app does not speak lifespan (Django raises for it): speak it for the app so
+        # the server still tells us when it shuts down.
+        if last_received != "lifespan.startup":
+            await receive()
+        await send({"type": "lifespan.startup.complete"})
+        await receive()  # lifespan.shutdown
+        await self._flush()
+        await send({"type": "lifespan.shutdown.complete"})
+
+    async def _flush(self) -> None:
+        tracker = self.tracker
+        timeout = tracker.options.shutdown_timeout
+        if not await asyncio.to_thread(tracker.flush, timeout):
+            logger.warning("Pirsch: flush at shutdown timed out after %.1f s; "
+                           "%d item(s) unsent", timeout, tracker.stats().waiting)
+
+
+def _is_page(rules: Rules, message: Message, method: str, path: str, scope: Scope) -> bool:
+    content_type = b""
+    for name, value in message.get("headers") or ():
+        if len(name) == 12 and name.lower() == b"content-type":
+            content_type = value
+            break
+    return rules.is_page_view(int(message.get("status", 200)),
+                              content_type.decode("latin-1"), method, path, scope)
