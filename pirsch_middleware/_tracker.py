@@ -248,6 +248,12 @@ class Tracker:
             return
         # FIFO order is response order; Pirsch needs time order. Requests overlap, so a
         # stable sort restores time order and keeps each request's hit before its events.
+        # A flush marker sorts after everything queued before it, whatever its time.
+        latest = 0.0
+        for index, item in enumerate(batch):
+            latest = max(latest, item[1])
+            if item[0] == MARKER:
+                batch[index] = (MARKER, latest, False, {}, item[4])
         batch.sort(key=itemgetter(1))
         pending, encode = self._pending, self._encoder.encode
         for item in batch:

@@ -1,0 +1,220 @@
+"""What the middlewares do to the app around them: nothing visible, streaming intact,
+lifespan answered and flushed, non-HTTP scopes untouched; and real servers end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import httpx
+import pytest
+import uvicorn
+
+from pirsch_middleware import track_event
+from pirsch_middleware.asgi import PirschMiddleware as ASGIMiddleware
+from pirsch_middleware.devserver import DevServer
+from pirsch_middleware.wsgi import PirschMiddleware as WSGIMiddleware
+
+from .conftest import TrackerFactory
+from .requests_table import BROWSER, Case, asgi_app, run_asgi, run_wsgi, wsgi_app
+
+
+def test_wsgi_response_is_unchanged(make_tracker: TrackerFactory) -> None:
+    case = Case("page")
+    bare = run_wsgi(wsgi_app(case), case.environ())
+    wrapped = run_wsgi(WSGIMiddleware(wsgi_app(case), tracker=make_tracker()), case.environ())
+    assert wrapped == bare
+
+
+def test_asgi_response_is_unchanged(make_tracker: TrackerFactory) -> None:
+    case = Case("page")
+    bare = run_asgi(asgi_app(case), case.scope())
+    wrapped = run_asgi(ASGIMiddleware(asgi_app(case), tracker=make_tracker()), case.scope())
+    assert wrapped == bare
+
+
+def test_wsgi_generator_app_starting_late(make_tracker: TrackerFactory,
+                                          receiver: DevServer) -> None:
+    """start_response called from inside the iterable (streaming): still one hit, and
+    events tracked while streaming follow it."""
+    tracker = make_tracker()
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/html")])
+        yield b"<p>"
+        track_event("Streamed")
+        yield b"</p>"
+
+    status, _, body = run_wsgi(WSGIMiddleware(app, tracker=tracker), Case("x").environ())
+    assert (status, body) == ("200 OK", b"<p></p>")
+    assert tracker.flush(5)
+    assert [r.kind for r in receiver.received] == ["hit", "event"]
+
+
+def test_wsgi_app_raising_still_sends_its_events(make_tracker: TrackerFactory,
+                                                 receiver: DevServer) -> None:
+    tracker = make_tracker()
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        track_event("Before crash")
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        run_wsgi(WSGIMiddleware(app, tracker=tracker), Case("x").environ())
+    assert tracker.flush(5)
+    assert [r.kind for r in receiver.received] == ["event"]
+
+
+def test_asgi_streaming_is_passed_through(make_tracker: TrackerFactory) -> None:
+    chunks = [b"a", b"b", b"c"]
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/html")]})
+        for chunk in chunks:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    sent = run_asgi(ASGIMiddleware(app, tracker=make_tracker()), Case("x").scope())
+    assert [m.get("body") for m in sent[1:]] == [*chunks, b""]
+
+
+def test_asgi_websocket_scope_passes_through(make_tracker: TrackerFactory) -> None:
+    seen: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append((scope, receive, send))
+
+    async def receive() -> dict[str, Any]:
+        return {}
+
+    async def send(message: Any) -> None:
+        pass
+
+    scope = {"type": "websocket", "path": "/ws"}
+    asyncio.run(ASGIMiddleware(app, tracker=make_tracker())(scope, receive, send))
+    assert seen == [(scope, receive, send)]
+
+
+async def _lifespan(app: Any) -> list[str]:
+    """Drive the lifespan protocol like a server: startup, then shutdown."""
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    sent: list[str] = []
+    await inbox.put({"type": "lifespan.startup"})
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message["type"])
+        if message["type"] == "lifespan.startup.complete":
+            await inbox.put({"type": "lifespan.shutdown"})
+
+    await app({"type": "lifespan", "asgi": {"version": "3.0"}}, inbox.get, send)
+    return sent
+
+
+@pytest.mark.parametrize("speaks_lifespan", [True, False])
+def test_lifespan_shutdown_flushes(speaks_lifespan: bool, make_tracker: TrackerFactory,
+                                   receiver: DevServer) -> None:
+    tracker = make_tracker(flush_interval=60)
+    case = Case("page")
+    inner = asgi_app(case)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await inner(scope, receive, send)
+        elif not speaks_lifespan:  # like Django's ASGI handler
+            raise ValueError("Django can only handle ASGI/HTTP connections, not lifespan.")
+        else:
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+
+    middleware = ASGIMiddleware(app, tracker=tracker)
+    run_asgi(middleware, case.scope())
+    assert receiver.hits == []  # still buffered: flush_interval is a minute
+    assert asyncio.run(_lifespan(middleware)) == ["lifespan.startup.complete",
+                                                  "lifespan.shutdown.complete"]
+    assert len(receiver.hits) == 1
+
+
+# -- real servers -------------------------------------------------------------------------
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def wsgiref_server(app: Any) -> Iterator[str]:
+    server: WSGIServer = make_server("127.0.0.1", 0, app, handler_class=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
+def uvicorn_server(app: Any) -> Iterator[str]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", proxy_headers=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        assert _wait(lambda: server.started)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def _wait(condition: Any, timeout: float = 10.0) -> bool:
+    event = threading.Event()
+    for _ in range(int(timeout / 0.01)):
+        if condition():
+            return True
+        event.wait(0.01)
+    return False
+
+
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+def test_real_server_over_loopback(kind: str, make_tracker: TrackerFactory,
+                                   receiver: DevServer) -> None:
+    """A real server, real requests: from 127.0.0.2 (not a trusted proxy, so its
+    X-Forwarded-For is ignored) and from 127.0.0.1 (a trusted proxy)."""
+    tracker = make_tracker(trusted_proxies="127.0.0.1")
+    case = Case("page")
+    if kind == "wsgi":
+        server = wsgiref_server(WSGIMiddleware(wsgi_app(case), tracker=tracker))
+    else:
+        server = uvicorn_server(ASGIMiddleware(asgi_app(case), tracker=tracker))
+    headers = {"user-agent": BROWSER.decode(), "x-forwarded-for": "198.51.100.20",
+               "referer": "https://ref.example/"}
+    with server as url:
+        untrusted = httpx.HTTPTransport(local_address="127.0.0.2")
+        with httpx.Client(transport=untrusted) as client:
+            assert client.get(url + "/caf%C3%A9?x=1", headers=headers).text == \
+                "<html>body</html>"
+        with httpx.Client() as client:
+            client.get(url + "/b", headers=headers)
+            client.post(url + "/c", headers=headers)
+        assert tracker.flush(5)
+    port = url.rsplit(":", 1)[1]
+    assert [(h["url"], h["ip"], h["referrer"]) for h in receiver.hits] == [
+        (f"http://127.0.0.1:{port}/caf%C3%A9?x=1", "127.0.0.2", "https://ref.example/"),
+        (f"http://127.0.0.1:{port}/b", "198.51.100.20", "https://ref.example/"),
+    ]

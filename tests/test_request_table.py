@@ -1,0 +1,175 @@
+"""Request -> hit: one table of cases, each run through the WSGI and the ASGI middleware
+and delivered over real HTTP to the loopback receiver."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from pirsch_middleware._config import split_options
+from pirsch_middleware.asgi import PirschMiddleware
+from pirsch_middleware.devserver import DevServer
+
+from .conftest import TrackerFactory
+from .requests_table import Case, asgi_app, run_asgi, serve
+
+PROXY = "127.0.0.1"  # trusted by default (loopback)
+CASES = [
+    # -- URL forms
+    Case("plain page", expect={"url": "http://example.com/page", "ip": "203.0.113.7",
+                               "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) "
+                                             "Gecko/20100101 Firefox/120.0"}),
+    Case("query string kept", query=b"a=1&b=x%20y", expect={
+        "url": "http://example.com/page?a=1&b=x%20y"}),
+    Case("non-default port kept", host=b"example.com:8080",
+         expect={"url": "http://example.com:8080/page"}),
+    Case("default port dropped", host=b"Example.COM:80", expect={"url": "http://example.com/page"}),
+    Case("https", scheme="https", host=b"example.com:443",
+         expect={"url": "https://example.com/page"}),
+    Case("percent-encoding preserved", path=b"/caf%C3%A9/a%2Fb", expect={
+        "url": "http://example.com/caf%C3%A9/a%2Fb"}),
+    Case("re-encoded without a raw URI", path=b"/caf%C3%A9/x%20y", raw_uri=False,
+         expect={"url": "http://example.com/caf%C3%A9/x%20y"}),
+    Case("mounted under a root path", path=b"/shop/cart", root="/shop",
+         expect={"url": "http://example.com/shop/cart"}),
+    Case("no Host header: server name", host=None, expect={"url": "http://testserver/page"}),
+    Case("garbage Host header: server name", host=b"exa mple/com",
+         expect={"url": "http://testserver/page"}),
+    # -- client IP and proxies
+    Case("untrusted peer cannot choose its IP", headers=[(b"x-forwarded-for", b"1.2.3.4")],
+         expect={"ip": "203.0.113.7"}),
+    Case("untrusted peer cannot choose host or scheme",
+         headers=[(b"x-forwarded-host", b"evil.example"), (b"x-forwarded-proto", b"https")],
+         expect={"url": "http://example.com/page"}),
+    Case("trusted proxy: X-Forwarded-For", peer=PROXY,
+         headers=[(b"x-forwarded-for", b"198.51.100.1")], expect={"ip": "198.51.100.1"}),
+    Case("trusted proxy: rightmost untrusted hop wins", peer=PROXY,
+         headers=[(b"x-forwarded-for", b"6.6.6.6, 198.51.100.2, 127.0.0.5")],
+         expect={"ip": "198.51.100.2"}),
+    Case("trusted proxy chain by CIDR", peer="10.1.2.3",
+         headers=[(b"x-forwarded-for", b"198.51.100.3, 10.9.9.9")],
+         options={"trusted_proxies": "10.0.0.0/8"}, expect={"ip": "198.51.100.3"}),
+    Case("untrusted inner proxy is the client", peer=PROXY,
+         headers=[(b"x-forwarded-for", b"198.51.100.3, 10.9.9.9")], expect={"ip": "10.9.9.9"}),
+    Case("trusted proxy: ports and garbage entries ignored", peer=PROXY,
+         headers=[(b"x-forwarded-for", b"198.51.100.4:5555, unknown, , ")],
+         expect={"ip": "198.51.100.4"}),
+    Case("duplicated X-Forwarded-For headers are one list", peer=PROXY,
+         headers=[(b"x-forwarded-for", b"198.51.100.9"), (b"x-forwarded-for", b"127.0.0.1")],
+         expect={"ip": "198.51.100.9"}),
+    Case("every hop trusted: leftmost", peer=PROXY,
+         headers=[(b"x-forwarded-for", b"127.0.0.9, 127.0.0.8")], expect={"ip": "127.0.0.9"}),
+    Case("trusted proxy: scheme and host", peer=PROXY,
+         headers=[(b"x-forwarded-proto", b"https"), (b"x-forwarded-host", b"www.example.org")],
+         expect={"url": "https://www.example.org/page"}),
+    Case("trusted proxy: Forwarded header", peer=PROXY,
+         headers=[(b"forwarded", b'for="[2001:db8::1]:4711";proto=https;host=example.net')],
+         expect={"ip": "2001:db8::1", "url": "https://example.net/page"}),
+    Case("trust everyone", peer="192.0.2.50", options={"trusted_proxies": "*"},
+         headers=[(b"x-forwarded-for", b"198.51.100.5, 192.0.2.1")],
+         expect={"ip": "198.51.100.5"}),
+    Case("IPv6 peer", peer="2001:db8::7", expect={"ip": "2001:db8::7"}),
+    Case("IPv6 loopback proxy", peer="::1", headers=[(b"x-forwarded-for", b"[2001:db8::8]")],
+         expect={"ip": "2001:db8::8"}),
+    Case("IPv4-mapped peer", peer="::ffff:203.0.113.5", expect={"ip": "203.0.113.5"}),
+    Case("unix socket peer is a local proxy", peer=None,
+         headers=[(b"x-forwarded-for", b"198.51.100.6")], expect={"ip": "198.51.100.6"}),
+    # -- headers
+    Case("referrer header", headers=[(b"referer", b"https://news.example/")],
+         expect={"referrer": "https://news.example/"}),
+    Case("referrer from ?ref=", query=b"ref=newsletter", expect={"referrer": "newsletter"}),
+    Case("referrer from ?utm_source=", query=b"utm_source=mastodon",
+         expect={"referrer": "mastodon"}),
+    Case("header beats query", query=b"ref=q", headers=[(b"referer", b"https://h.example/")],
+         expect={"referrer": "https://h.example/"}),
+    Case("accept-language and client hints", headers=[
+        (b"accept-language", b"de-DE,de;q=0.9"), (b"sec-ch-ua", b'"Chromium";v="120"'),
+        (b"sec-ch-ua-mobile", b"?0"), (b"sec-ch-ua-platform", b'"Linux"'),
+        (b"sec-ch-ua-platform-version", b'"6.1"'), (b"sec-ch-width", b"1920"),
+        (b"sec-ch-viewport-width", b"1280")],
+        expect={"accept_language": "de-DE,de;q=0.9", "sec_ch_ua": '"Chromium";v="120"',
+                "sec_ch_ua_mobile": "?0", "sec_ch_ua_platform": '"Linux"',
+                "sec_ch_ua_platform_version": '"6.1"', "sec_ch_width": "1920",
+                "sec_ch_viewport_width": "1280"}),
+    Case("non-UTF-8 user agent decoded leniently", user_agent=b"Mozilla/5.0 (Caf\xe9) Firefox",
+         expect={"user_agent": "Mozilla/5.0 (Café) Firefox"}),
+    Case("absurdly long header dropped", headers=[(b"accept-language", b"x" * 5000)],
+         expect={"accept_language": None}),
+    Case("DNT sent when not respected", headers=[(b"dnt", b"1")],
+         options={"respect_dnt": False}, expect={"dnt": "1"}),
+    # -- not page views
+    Case("POST", method="POST", expect=None),
+    Case("HEAD", method="HEAD", expect=None),
+    Case("redirect", status=302, expect=None),
+    Case("not found", status=404, expect=None),
+    Case("server error", status=500, expect=None),
+    Case("JSON response", content_type="application/json", expect=None),
+    Case("image response", content_type="image/png", expect=None),
+    Case("static prefix", path=b"/static/app.html", expect=None),
+    Case("asset extension", path=b"/app.css", expect=None),
+    Case("favicon", path=b"/favicon.ico", expect=None),
+    Case("robots.txt", path=b"/robots.txt", expect=None),
+    Case("sitemap", path=b"/sitemap.xml", expect=None),
+    Case("well-known", path=b"/.well-known/security.txt", expect=None),
+    Case("health", path=b"/health", expect=None),
+    Case("healthz", path=b"/healthz", expect=None),
+    Case("ready", path=b"/ready", expect=None),
+    Case("livez", path=b"/livez", expect=None),
+    Case("Purpose: prefetch", headers=[(b"purpose", b"prefetch")], expect=None),
+    Case("X-Purpose: preview", headers=[(b"x-purpose", b"preview")], expect=None),
+    Case("X-Moz: prefetch", headers=[(b"x-moz", b"prefetch")], expect=None),
+    Case("Sec-Purpose: prefetch;prerender", headers=[(b"sec-purpose", b"prefetch;prerender")],
+         expect=None),
+    Case("DNT: 1", headers=[(b"dnt", b"1")], expect=None),
+    Case("Sec-GPC: 1", headers=[(b"sec-gpc", b"1")], expect=None),
+    Case("no user agent", user_agent=None, expect=None),
+    Case("Googlebot", user_agent=b"Mozilla/5.0 (compatible; Googlebot/2.1)", expect=None),
+    Case("curl", user_agent=b"curl/8.5.0", expect=None),
+    Case("kube-probe", user_agent=b"kube-probe/1.29", expect=None),
+    Case("python-requests", user_agent=b"python-requests/2.31", expect=None),
+    Case("exclude prefix", path=b"/admin/users", options={"exclude": ["/admin/"]}, expect=None),
+    Case("exclude regex", path=b"/api/v2/items", options={"exclude": [re.compile(r"^/api/")]},
+         expect=None),
+    Case("exclude regex string", path=b"/u/42/edit", options={"exclude": "re:/edit$"},
+         expect=None),
+    Case("should_track says no", options={"should_track": lambda pv: pv.path != "/page"},
+         expect=None),
+    Case("should_track raising means no", options={"should_track": lambda pv: 1 / 0},
+         expect=None),
+    Case("default excludes off", path=b"/health",
+         options={"default_excludes": False}, expect={"url": "http://example.com/health"}),
+    Case("any content type", content_type="application/json",
+         options={"track_content_types": None}, expect={"url": "http://example.com/page"}),
+]
+
+
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_request_becomes_hit(case: Case, kind: str, make_tracker: TrackerFactory,
+                             receiver: DevServer) -> None:
+    tracker_options, rule_options = split_options(case.options)
+    tracker = make_tracker(**tracker_options)
+    serve(kind, case, {"tracker": tracker, **rule_options})
+    assert tracker.flush(5)
+    if case.expect is None:
+        assert receiver.hits == []
+        return
+    assert len(receiver.hits) == 1, receiver.requests
+    hit = receiver.hits[0]
+    for name, value in case.expect.items():
+        assert hit.get(name) == value, (name, hit)
+    assert receiver.events == []
+
+
+def test_asgi_root_path_prefix_stripped_by_proxy(make_tracker: TrackerFactory,
+                                                 receiver: DevServer) -> None:
+    """Behind a proxy that strips /app, uvicorn --root-path /app puts the prefix in
+    path and root_path but not in raw_path (what reached the server)."""
+    case = Case("stripped", path=b"/page", root="/app")
+    scope = case.scope()
+    scope["path"] = "/app/page"
+    tracker = make_tracker()
+    run_asgi(PirschMiddleware(asgi_app(case), tracker=tracker), scope)
+    assert tracker.flush(5)
+    assert receiver.hits[0]["url"] == "http://example.com/app/page"
