@@ -37,7 +37,8 @@ class RequestState:
         self.carrier = carrier  # its copy taken on arrival, or None until needed
         self.is_asgi = is_asgi
         self.time = arrived
-        self.decided = False
+        # Only a request that may become a page view holds its events back for the hit.
+        self.decided = carrier is None
         self.pending: list[Item] | None = None
         self.title: str | None = None
         self.tags: dict[str, str] | None = None

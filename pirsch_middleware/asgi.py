@@ -57,14 +57,19 @@ class PirschMiddleware:
         rules = self.rules
         method = scope.get("method") or ""
         path = scope.get("path") or ""
-        candidate = rules.is_candidate(method, path)
-        state = RequestState(tracker, scope, True, time.time(),
-                             dict(scope) if candidate else None)
+        if not rules.is_candidate(method, path):
+            # Cannot be a page view: only make track_event() work, touch nothing else.
+            token = _current.set(RequestState(tracker, scope, True, 0.0, None))
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                _current.reset(token)
+            return
+        state = RequestState(tracker, scope, True, time.time(), dict(scope))
 
         async def observe(message: Message) -> None:
             if not state.decided and message["type"] == "http.response.start":
-                page = candidate and _is_page(rules, message, method, path, scope)
-                state.decide(page)
+                state.decide(_is_page(rules, message, method, path, scope))
             await send(message)
 
         token = _current.set(state)

@@ -50,15 +50,19 @@ class PirschMiddleware:
         rules = self.rules
         method = environ.get("REQUEST_METHOD") or ""
         path = environ.get("PATH_INFO") or ""
-        candidate = rules.is_candidate(method, path)
-        state = RequestState(tracker, environ, False, time.time(),
-                             environ.copy() if candidate else None)
+        if not rules.is_candidate(method, path):
+            # Cannot be a page view: only make track_event() work, touch nothing else.
+            token = _current.set(RequestState(tracker, environ, False, 0.0, None))
+            try:
+                return self.app(environ, start_response)
+            finally:
+                _current.reset(token)
+        state = RequestState(tracker, environ, False, time.time(), environ.copy())
 
         def observe(status: str, headers: list[tuple[str, str]],
                     exc_info: ExcInfo | None = None) -> Any:
             if not state.decided:
-                page = candidate and _is_page(rules, status, headers, method, path, environ)
-                state.decide(page)
+                state.decide(_is_page(rules, status, headers, method, path, environ))
             return start_response(status, headers, exc_info)
 
         token = _current.set(state)

@@ -1,0 +1,269 @@
+"""Benchmark of the tracking core. Prints figures; run with ``python benchmarks/bench_core.py``.
+
+1. Request path: per-request time of a bare WSGI and ASGI app, and of the same app
+   wrapped in the Pirsch middleware, for a tracked page view and an untracked request.
+   The flusher is parked (a long flush interval) so only the request path is timed.
+2. Enqueue: ``Tracker.put`` against a bare ``deque.append`` of the same tuple.
+3. Memory per queued hit: raw (as queued) and encoded (as held through an outage).
+4. Delivery: hits/s from ``put`` to accepted by a local receiver in another process,
+   against one synchronous POST per hit to the same receiver.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import tracemalloc
+from collections import deque
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any
+
+import httpx
+
+from pirsch_middleware import Tracker
+from pirsch_middleware._payload import HIT, Item
+from pirsch_middleware.asgi import PirschMiddleware as ASGIMiddleware
+from pirsch_middleware.wsgi import PirschMiddleware as WSGIMiddleware
+
+UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) " \
+     "Chrome/120.0.0.0 Safari/537.36"
+HEADERS = {
+    "HTTP_HOST": "example.com", "HTTP_USER_AGENT": UA,
+    "HTTP_ACCEPT": "text/html,application/xhtml+xml,*/*;q=0.8",
+    "HTTP_ACCEPT_LANGUAGE": "en-US,en;q=0.9", "HTTP_ACCEPT_ENCODING": "gzip, deflate, br",
+    "HTTP_REFERER": "https://www.example.org/", "HTTP_CONNECTION": "keep-alive",
+    "HTTP_SEC_CH_UA": '"Chromium";v="120"', "HTTP_SEC_CH_UA_MOBILE": "?0",
+    "HTTP_SEC_CH_UA_PLATFORM": '"Windows"', "HTTP_COOKIE": "session=abc123",
+}
+
+
+def environ(path: str, method: str = "GET") -> dict[str, Any]:
+    env: dict[str, Any] = {
+        "REQUEST_METHOD": method, "SCRIPT_NAME": "", "PATH_INFO": path, "QUERY_STRING": "a=1",
+        "SERVER_NAME": "example.com", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "203.0.113.9", "REMOTE_PORT": "50000", "RAW_URI": path + "?a=1",
+        "wsgi.url_scheme": "http", "wsgi.version": (1, 0), "wsgi.multithread": True,
+        "wsgi.multiprocess": False, "wsgi.run_once": False, "wsgi.input": None,
+        "wsgi.errors": sys.stderr,
+    }
+    env.update(HEADERS)
+    return env
+
+
+def scope(path: str, method: str = "GET") -> dict[str, Any]:
+    return {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+        "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
+        "query_string": b"a=1", "client": ("203.0.113.9", 50000), "server": ("example.com", 80),
+        "headers": [(k[5:].lower().replace("_", "-").encode(), v.encode())
+                    for k, v in HEADERS.items()],
+    }
+
+
+RESPONSE_HEADERS = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", "13"),
+                    ("Cache-Control", "no-cache")]
+BODY = [b"<html></html>"]
+
+
+def wsgi_app(env: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    start_response("200 OK", RESPONSE_HEADERS)
+    return BODY
+
+
+ASGI_START = {"type": "http.response.start", "status": 200,
+              "headers": [(k.lower().encode(), v.encode()) for k, v in RESPONSE_HEADERS]}
+ASGI_BODY = {"type": "http.response.body", "body": BODY[0]}
+
+
+async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
+    await send(ASGI_START)
+    await send(ASGI_BODY)
+
+
+def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
+    return None
+
+
+async def receive() -> dict[str, Any]:
+    return {"type": "http.request"}
+
+
+async def send(message: Any) -> None:
+    return None
+
+
+def call_wsgi(app: Any, env: dict[str, Any], count: int) -> None:
+    for _ in range(count):
+        app(env, start_response)
+
+
+def call_asgi(app: Any, sc: dict[str, Any], count: int) -> None:
+    async def loop() -> None:
+        for _ in range(count):
+            await app(sc, receive, send)
+
+    asyncio.run(loop())
+
+
+def per_call(fn: Callable[[int], None], n: int, rounds: int, reset: Callable[[], None]) -> float:
+    """Best-of-rounds median time per call, in microseconds."""
+    samples = []
+    for _ in range(rounds):
+        reset()
+        gc.collect()
+        started = time.perf_counter_ns()
+        fn(n)
+        samples.append((time.perf_counter_ns() - started) / n / 1000)
+    samples.sort()
+    return statistics.median(samples[: max(1, rounds // 2 + 1)])
+
+
+def bench_request_path(n: int, rounds: int) -> list[tuple[str, float, float]]:
+    tracker = Tracker(access_key="pa_bench", base_url="http://127.0.0.1:9", environ={},
+                      flush_interval=3600, batch_size=10**7, max_queue=10**7)
+
+    def reset() -> None:
+        tracker._inbox.clear()
+
+    rows = []
+    for label, path, method in (("tracked page view", "/pricing", "GET"),
+                                ("untracked (POST)", "/signup", "POST"),
+                                ("untracked (static)", "/static/app.css", "GET")):
+        env, sc = environ(path, method), scope(path, method)
+        wrapped_wsgi = WSGIMiddleware(wsgi_app, tracker=tracker)
+        wrapped_asgi = ASGIMiddleware(asgi_app, tracker=tracker)
+        bare = per_call(partial(call_wsgi, wsgi_app, env), n, rounds, reset)
+        wrapped = per_call(partial(call_wsgi, wrapped_wsgi, env), n, rounds, reset)
+        rows.append((f"WSGI {label}", bare, wrapped))
+        bare = per_call(partial(call_asgi, asgi_app, sc), n, rounds, reset)
+        wrapped = per_call(partial(call_asgi, wrapped_asgi, sc), n, rounds, reset)
+        rows.append((f"ASGI {label}", bare, wrapped))
+    reset()
+    tracker.close(0)
+    return rows
+
+
+def bench_enqueue(n: int, rounds: int) -> tuple[float, float]:
+    tracker = Tracker(access_key="pa_bench", base_url="http://127.0.0.1:9", environ={},
+                      flush_interval=3600, batch_size=10**7, max_queue=10**7)
+    tracker.put((HIT, 0.0, False, {}, None))  # starts the (parked) flusher
+    item: Item = (HIT, time.time(), False, environ("/x"), None)
+    plain: deque[Item] = deque()
+
+    def put_plain(count: int) -> None:
+        append = plain.append
+        for _ in range(count):
+            append(item)
+
+    def put_tracker(count: int) -> None:
+        put = tracker.put
+        for _ in range(count):
+            put(item)
+
+    def reset() -> None:
+        plain.clear()
+        tracker._inbox.clear()
+
+    result = (per_call(put_plain, n, rounds, reset), per_call(put_tracker, n, rounds, reset))
+    reset()
+    tracker.close(0)
+    return result
+
+
+def bench_memory(n: int) -> tuple[float, float]:
+    tracker = Tracker(access_key="pa_bench", base_url="http://127.0.0.1:9", environ={},
+                      flush_interval=3600, batch_size=10**7, max_queue=10**7)
+    app = WSGIMiddleware(wsgi_app, tracker=tracker)
+    envs = [environ(f"/page/{i}") for i in range(n)]  # each request has its own environ
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for env in envs:
+        app(env, start_response)
+    raw = (tracemalloc.get_traced_memory()[0] - before) / n
+    del envs
+    gc.collect()
+    before = tracemalloc.get_traced_memory()[0]
+    tracker._drain()  # what the flusher does first: encode, release the environ copies
+    gc.collect()
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    encoded = raw + (after - before) / n
+    tracker._pending.clear()  # nowhere to send them: this tracker only measured memory
+    tracker._pending_count = 0
+    tracker.close(0)
+    return raw, encoded
+
+
+def start_receiver() -> tuple[subprocess.Popen[str], str, str]:
+    """The loopback receiver in its own process, so it does not share our GIL."""
+    access_key = "pa_benchmark"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pirsch_middleware.devserver", "--port", "0",
+         "--access-key", access_key], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    base_url = process.stdout.readline().split()[-1]
+    # it prints a line per item: keep reading so a full pipe never stalls it
+    threading.Thread(target=process.stdout.read, daemon=True).start()
+    return process, base_url, access_key
+
+
+def bench_delivery(n: int) -> tuple[float, float]:
+    process, base_url, access_key = start_receiver()
+    try:
+        tracker = Tracker(access_key=access_key, base_url=base_url, environ={},
+                          max_queue=n + 1, batch_size=100)
+        items = [(HIT, time.time(), False, environ(f"/p/{i}"), None) for i in range(n)]
+        started = time.perf_counter()
+        for item in items:
+            tracker.put(item)
+        assert tracker.flush(120), tracker.stats()
+        batched = n / (time.perf_counter() - started)
+        assert tracker.stats().sent == n, tracker.stats()
+        tracker.close(5)
+        # the baseline: what an SDK without a buffer does, one POST per hit
+        sync_n = min(n, 500)
+        body = b'{"url":"http://example.com/","ip":"203.0.113.9","user_agent":"' + \
+            UA.encode() + b'"}'
+        with httpx.Client(headers={"Authorization": f"Bearer {access_key}",
+                                   "Content-Type": "application/json"}) as client:
+            started = time.perf_counter()
+            for _ in range(sync_n):
+                client.post(base_url + "/api/v1/hit", content=body).raise_for_status()
+            one_by_one = sync_n / (time.perf_counter() - started)
+        return batched, one_by_one
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer iterations (CI smoke)")
+    args = parser.parse_args(argv)
+    n, rounds, hits = (2_000, 3, 2_000) if args.quick else (50_000, 7, 20_000)
+    print(f"Python {sys.version.split()[0]}, {n} requests x {rounds} rounds\n")
+    print(f"{'request path':32} {'bare µs':>9} {'with Pirsch':>12} {'added µs':>9} {'ratio':>6}")
+    for label, bare, wrapped in bench_request_path(n, rounds):
+        print(f"{label:32} {bare:9.2f} {wrapped:12.2f} {wrapped - bare:9.2f} "
+              f"{wrapped / bare:6.2f}")
+    plain, put = bench_enqueue(n, rounds)
+    print(f"\nenqueue: Tracker.put {put:.3f} µs, deque.append {plain:.3f} µs "
+          f"(ratio {put / plain:.2f})")
+    raw, encoded = bench_memory(min(n, 10_000))
+    print(f"memory per queued hit: {raw:.0f} B as queued, {encoded:.0f} B once encoded")
+    batched, one_by_one = bench_delivery(hits)
+    print(f"delivery to a local receiver: {batched:,.0f} hits/s batched, "
+          f"{one_by_one:,.0f} hits/s one POST per hit (ratio {batched / one_by_one:.1f})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
