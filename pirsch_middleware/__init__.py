@@ -8,7 +8,7 @@ background thread (see ``Tracker``).
 
 from __future__ import annotations
 
-from ._context import keep_alive, track_event
+from ._context import dont_track, keep_alive, set_tags, set_title, skip_tracking, track_event
 from ._errors import APIError, PirschError
 from ._proxies import TrustedProxies
 from ._rules import PageView
@@ -24,8 +24,12 @@ __all__ = [
     "TrackerStats",
     "TrustedProxies",
     "__version__",
+    "dont_track",
     "get_tracker",
     "keep_alive",
+    "set_tags",
+    "set_title",
     "set_tracker",
+    "skip_tracking",
     "track_event",
 ]

@@ -8,16 +8,21 @@ starts are held until the page view is decided, so the hit is queued before them
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 from ._payload import EVENT, HIT, SESSION, Item
 from ._tracker import Tracker, get_tracker
 
-__all__ = ["RequestState", "current_request", "keep_alive", "track_event"]
+__all__ = [
+    "RequestState", "current_request", "dont_track", "keep_alive", "set_tags", "set_title",
+    "skip_tracking", "track_event",
+]
 
 logger = logging.getLogger("pirsch_middleware")
 
@@ -31,14 +36,14 @@ class RequestState:
                  "time", "title", "tracker")
 
     def __init__(self, tracker: Tracker, source: Mapping[str, Any], is_asgi: bool,
-                 arrived: float, carrier: Mapping[str, Any] | None) -> None:
+                 arrived: float, carrier: Mapping[str, Any] | None, candidate: bool) -> None:
         self.tracker = tracker
         self.source = source  # the live environ / scope
         self.carrier = carrier  # its copy taken on arrival, or None until needed
         self.is_asgi = is_asgi
         self.time = arrived
         # Only a request that may become a page view holds its events back for the hit.
-        self.decided = carrier is None
+        self.decided = not candidate
         self.pending: list[Item] | None = None
         self.title: str | None = None
         self.tags: dict[str, str] | None = None
@@ -158,3 +163,66 @@ def keep_alive(*, request: object | None = None) -> None:
         _queue(SESSION, None, request, "keep_alive")
     except Exception:
         logger.exception("keep_alive failed")
+
+
+def _state_for(caller: str) -> RequestState | None:
+    state = _current.get()
+    if state is None:
+        logger.warning("%s called outside a request handled by a Pirsch middleware; ignored",
+                       caller)
+    return state
+
+
+def set_title(title: str) -> None:
+    """Set the page title sent with the current request's page view::
+
+        set_title(f"Product: {product.name}")
+    """
+    state = _state_for("set_title")
+    if state is not None:
+        state.title = str(title) if title else None
+
+
+def set_tags(tags: Mapping[str, object] | None = None, /, **more: object) -> None:
+    """Add tags (string -> string) to the current request's page view::
+
+        set_tags(author="jane", category="news")
+    """
+    state = _state_for("set_tags")
+    if state is not None:
+        merged = dict(state.tags or {})
+        merged.update({str(k): str(v) for k, v in {**(tags or {}), **more}.items()
+                       if v is not None})
+        state.tags = merged or None
+
+
+def skip_tracking() -> None:
+    """Do not send a page view for the current request (its events are still sent)."""
+    state = _state_for("skip_tracking")
+    if state is not None:
+        state.skip = True
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def dont_track(view: F) -> F:
+    """Decorator: the view's responses are never page views. Sync and async views::
+
+        @dont_track
+        def preview(request): ...
+    """
+    if inspect.iscoroutinefunction(view):
+        @functools.wraps(view)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            skip_tracking()
+            return await view(*args, **kwargs)
+
+        return async_wrapper  # type: ignore[return-value]
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        skip_tracking()
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

@@ -41,6 +41,7 @@ _SENT, _REJECTED, _RETRY = 0, 1, 2
 
 _trackers: weakref.WeakSet[Tracker] = weakref.WeakSet()
 _default: Tracker | None = None
+_by_options: dict[Any, Tracker] = {}
 _default_lock = threading.Lock()
 
 
@@ -283,7 +284,7 @@ class Tracker:
                 pending.popleft()
                 first.set()
                 continue
-            run = []
+            run: list[bytes] = []
             for entry_kind, data in pending:
                 if entry_kind != kind or len(run) == self._batch_size:
                     break
@@ -437,8 +438,19 @@ def resolve_tracker(tracker: Tracker | None, options: Mapping[str, Any]) -> Trac
         return tracker
     if not options:
         return get_tracker()
-    built = Tracker(**options)
+    # Frameworks build middlewares more than once (Django's test Client, app factories):
+    # the same options share one tracker and its thread.
+    try:
+        key: Any = tuple(sorted(options.items()))
+        hash(key)
+    except TypeError:
+        key = None
     with _default_lock:
+        built = _by_options.get(key) if key is not None else None
+        if built is None or built._closed:
+            built = Tracker(**options)
+            if key is not None:
+                _by_options[key] = built
         if _default is None:
             _default = built
     return built

@@ -16,6 +16,7 @@ from typing import Any
 from ._config import split_options
 from ._context import RequestState, _current
 from ._rules import Rules
+from ._shutdown import install_signal_flush, stopping
 from ._tracker import Tracker, resolve_tracker
 
 __all__ = ["PirschMiddleware"]
@@ -42,6 +43,7 @@ class PirschMiddleware:
         self.app = app
         self.rules = Rules(**rule_options)
         self.tracker = resolve_tracker(tracker, tracker_options)
+        install_signal_flush()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -59,13 +61,14 @@ class PirschMiddleware:
         path = scope.get("path") or ""
         if not rules.is_candidate(method, path):
             # Cannot be a page view: only make track_event() work, touch nothing else.
-            token = _current.set(RequestState(tracker, scope, True, 0.0, None))
+            token = _current.set(RequestState(tracker, scope, True, 0.0, None,
+                                                  False))
             try:
                 await self.app(scope, receive, send)
             finally:
                 _current.reset(token)
             return
-        state = RequestState(tracker, scope, True, time.time(), dict(scope))
+        state = RequestState(tracker, scope, True, time.time(), dict(scope), True)
 
         async def observe(message: Message) -> None:
             if not state.decided and message["type"] == "http.response.start":
@@ -78,6 +81,8 @@ class PirschMiddleware:
         finally:
             state.decide(False)  # no-op once decided; a failed request's events still go
             _current.reset(token)
+        if stopping.is_set():  # in flight at SIGTERM: the server waits for this request
+            await self._flush()
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         answered = False

@@ -52,12 +52,13 @@ class PirschMiddleware:
         path = environ.get("PATH_INFO") or ""
         if not rules.is_candidate(method, path):
             # Cannot be a page view: only make track_event() work, touch nothing else.
-            token = _current.set(RequestState(tracker, environ, False, 0.0, None))
+            token = _current.set(RequestState(tracker, environ, False, 0.0, None,
+                                                  False))
             try:
                 return self.app(environ, start_response)
             finally:
                 _current.reset(token)
-        state = RequestState(tracker, environ, False, time.time(), environ.copy())
+        state = RequestState(tracker, environ, False, time.time(), environ.copy(), True)
 
         def observe(status: str, headers: list[tuple[str, str]],
                     exc_info: ExcInfo | None = None) -> Any:

@@ -1,0 +1,138 @@
+"""Pirsch for Django, under WSGI and ASGI::
+
+    MIDDLEWARE = [
+        "pirsch_middleware.django.PirschMiddleware",
+        ...
+    ]
+    PIRSCH = {"EXCLUDE": ["/admin/"]}  # optional; credentials from PIRSCH_* variables
+
+``PIRSCH`` takes the core option names, upper- or lower-case; what it leaves out comes
+from the environment. Client IP and URL follow the core's trusted-proxy rules, not
+Django's ``META`` values. Misconfiguration raises ``ImproperlyConfigured``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+try:
+    from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+    from django.http import HttpRequest, HttpResponseBase
+except ImportError as exc:  # pragma: no cover - exercised without Django installed
+    raise ImportError(
+        "pirsch_middleware.django needs Django: pip install 'pirsch-middleware[django]'"
+    ) from exc
+
+from ._config import split_options
+from ._context import RequestState, _current
+from ._rules import Rules
+from ._shutdown import install_signal_flush, stopping
+from ._tracker import Tracker, resolve_tracker
+
+__all__ = ["PirschMiddleware"]
+
+GetResponse = Callable[[HttpRequest], Any]
+
+
+def _configure() -> tuple[Tracker, Rules]:
+    raw = getattr(settings, "PIRSCH", None) or {}
+    if not isinstance(raw, Mapping):
+        raise ImproperlyConfigured("settings.PIRSCH must be a dict of Pirsch options, e.g. "
+                                   "{'ACCESS_KEY': 'pa_...', 'EXCLUDE': ['/admin/']}")
+    options = {str(key).lower(): value for key, value in raw.items()}
+    tracker = options.pop("tracker", None)
+    try:
+        tracker_options, rule_options = split_options(options)
+        return resolve_tracker(tracker, tracker_options), Rules(**rule_options)
+    except (TypeError, ValueError) as exc:
+        raise ImproperlyConfigured(f"settings.PIRSCH: {exc}") from None
+
+
+def _carrier(request: HttpRequest) -> tuple[bool, Mapping[str, Any], Mapping[str, Any]]:
+    """(is_asgi, live source, copy for the core) of a Django request."""
+    scope = getattr(request, "scope", None)
+    if isinstance(scope, Mapping):
+        return True, scope, dict(scope)
+    environ: dict[str, Any] = request.environ
+    carrier = dict(environ)
+    # Django overwrites PATH_INFO/SCRIPT_NAME with decoded text; the core reads WSGI's
+    # Latin-1 form (PEP 3333), so turn the text back into the bytes it came from.
+    for key in ("PATH_INFO", "SCRIPT_NAME"):
+        value = carrier.get(key)
+        if isinstance(value, str):
+            carrier[key] = value.encode("utf-8", "surrogateescape").decode("latin-1")
+    return False, environ, carrier
+
+
+class PirschMiddleware:
+    """Django middleware, sync and async capable (no thread hop for async views)."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+        self.tracker, self.rules = _configure()
+        install_signal_flush()
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self.__acall__(request)
+        state = self._begin(request)
+        if state is None:
+            return self.get_response(request)
+        token = _current.set(state)
+        try:
+            response = self.get_response(request)
+        except BaseException:
+            state.decide(False)
+            raise
+        finally:
+            _current.reset(token)
+        self._finish(state, request, response)
+        if stopping.is_set():
+            self.tracker.flush(self.tracker.options.shutdown_timeout)
+        return response
+
+    async def __acall__(self, request: HttpRequest) -> Any:
+        state = self._begin(request)
+        get_response: Callable[[HttpRequest], Awaitable[Any]] = self.get_response
+        if state is None:
+            return await get_response(request)
+        token = _current.set(state)
+        try:
+            response = await get_response(request)
+        except BaseException:
+            state.decide(False)
+            raise
+        finally:
+            _current.reset(token)
+        self._finish(state, request, response)
+        if stopping.is_set():
+            await asyncio.to_thread(self.tracker.flush, self.tracker.options.shutdown_timeout)
+        return response
+
+    def _begin(self, request: HttpRequest) -> RequestState | None:
+        if not self.tracker.enabled:
+            return None
+        candidate = self.rules.is_candidate(request.method or "", request.path_info)
+        is_asgi, source, carrier = _carrier(request)
+        return RequestState(self.tracker, source, is_asgi, time.time() if candidate else 0.0,
+                            carrier, candidate)
+
+    def _finish(self, state: RequestState, request: HttpRequest,
+                response: HttpResponseBase) -> None:
+        if state.decided:
+            return
+        page = self.rules.is_page_view(response.status_code,
+                                       response.get("Content-Type", "") or "",
+                                       request.method or "", request.path_info, request)
+        state.decide(page)

@@ -1,0 +1,52 @@
+"""Pirsch for Flask::
+
+    from pirsch_middleware.flask import Pirsch
+    Pirsch(app)                       # or: pirsch = Pirsch(); pirsch.init_app(app)
+
+Options come from keyword arguments, then ``app.config["PIRSCH_<OPTION>"]`` (e.g.
+``PIRSCH_ACCESS_KEY``, ``PIRSCH_EXCLUDE``), then the environment. ``track_event`` works
+in views and blueprints without arguments.
+"""
+
+from __future__ import annotations
+
+try:
+    from flask import Flask
+except ImportError as exc:  # pragma: no cover - exercised without Flask installed
+    raise ImportError(
+        "pirsch_middleware.flask needs Flask: pip install 'pirsch-middleware[flask]'"
+    ) from exc
+
+from typing import Any
+
+from ._config import RULE_OPTIONS, TRACKER_OPTIONS
+from ._tracker import Tracker
+from .wsgi import PirschMiddleware
+
+__all__ = ["Pirsch"]
+
+
+class Pirsch:
+    """Flask extension: wraps ``app.wsgi_app`` in the WSGI middleware.
+
+    After ``init_app``, ``app.extensions["pirsch"]`` is this object and
+    ``pirsch.tracker`` the tracker (for ``flush()`` in tests, or ``stats()``).
+    """
+
+    def __init__(self, app: Flask | None = None, **options: Any) -> None:
+        self.options = options
+        self.tracker: Tracker | None = None
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        options: dict[str, Any] = {}
+        for name in sorted(TRACKER_OPTIONS | RULE_OPTIONS | {"tracker"}):
+            key = "PIRSCH_" + name.upper()
+            if key in app.config:
+                options[name] = app.config[key]
+        options.update(self.options)
+        middleware = PirschMiddleware(app.wsgi_app, **options)
+        app.wsgi_app = middleware  # type: ignore[method-assign]
+        app.extensions["pirsch"] = self
+        self.tracker = middleware.tracker
