@@ -179,15 +179,16 @@ class PirschAuth(httpx.Auth):
             return
         token = self._token
         if token is None or self._clock() >= token[1]:
-            token = yield from self._fetch_token()
+            token = yield from self._fetch_token(request)
         request.headers["Authorization"] = f"Bearer {token[0]}"
         response = yield request
         if response.status_code == 401:
-            token = yield from self._fetch_token()
+            token = yield from self._fetch_token(request)
             request.headers["Authorization"] = f"Bearer {token[0]}"
             yield request
 
-    def _fetch_token(self) -> Generator[httpx.Request, httpx.Response, tuple[str, float]]:
+    def _fetch_token(self, serving: httpx.Request,
+                     ) -> Generator[httpx.Request, httpx.Response, tuple[str, float]]:
         self.token_requests += 1
         response = yield httpx.Request(
             "POST",
@@ -196,6 +197,9 @@ class PirschAuth(httpx.Auth):
                 "client_id": self._credentials.client_id,
                 "client_secret": self._credentials.client_secret,
             },
+            # httpx gives only requests it builds the client's timeout: without this one,
+            # a token request to an unresponsive API would wait forever.
+            extensions={"timeout": serving.extensions.get("timeout", {})},
         )
         if response.status_code != 200:
             raise APIError.from_response(

@@ -118,3 +118,18 @@ def test_error_body_parsing(body: bytes, validation: dict[str, str], errors: lis
 ])
 def test_parse_rfc3339(text: str, expected: datetime) -> None:
     assert parse_rfc3339(text) == expected
+
+
+def test_token_request_gets_the_clients_timeout() -> None:
+    """httpx only gives the requests it builds a timeout; an unbounded token request
+    would hang the flusher thread on an unresponsive API."""
+    seen: dict[str, object] = {}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen[request.url.path] = request.extensions.get("timeout")
+        return FakeAPI()(request)
+
+    with httpx.Client(auth=PirschAuth(OAUTH, BASE), timeout=1.5,
+                      transport=httpx.MockTransport(answer)) as client:
+        client.post(BASE + "/api/v1/hit/batch", content=b"[]")
+    assert seen["/api/v1/token"] == httpx.Timeout(1.5).as_dict()
