@@ -1,13 +1,17 @@
 """Server-side Pirsch analytics for Python web apps.
 
 Tracking: ``pirsch_middleware.wsgi.PirschMiddleware`` and ``pirsch_middleware.asgi.
-PirschMiddleware`` turn page views into hits; ``track_event`` and ``keep_alive`` work
-anywhere in a request they serve. Everything is queued in-process and delivered by a
-background thread (see ``Tracker``).
+PirschMiddleware`` (and the ``django`` and ``flask`` adapters) turn page views into hits;
+``track_event`` and ``keep_alive`` work anywhere in a request they serve. Everything is
+queued in-process and delivered by a background thread (see ``Tracker``).
+
+Reading: ``Client`` and ``AsyncClient`` cover every statistics endpoint
+(``pirsch_middleware.statistics``).
 """
 
 from __future__ import annotations
 
+from ._client import AsyncClient, Client
 from ._context import dont_track, keep_alive, set_tags, set_title, skip_tracking, track_event
 from ._errors import APIError, PirschError
 from ._proxies import TrustedProxies
@@ -18,6 +22,8 @@ __version__ = VERSION
 
 __all__ = [
     "APIError",
+    "AsyncClient",
+    "Client",
     "PageView",
     "PirschError",
     "Tracker",

@@ -1,0 +1,219 @@
+"""Statistics clients. ``BaseClient`` builds every request and reads every response without
+doing I/O; ``Client`` and ``AsyncClient`` differ only in how they send and close.
+
+The methods themselves (``visitors``, ``pages``, ``options.countries``, ...) come from the
+endpoint table in :mod:`pirsch_middleware.statistics`, which both clients inherit.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from ._auth import API_PREFIX, DEFAULT_BASE_URL, Credentials, PirschAuth, normalize_base_url
+from ._config import DEFAULT_TIMEOUT, env_value
+from ._errors import APIError, PirschError
+from ._filter import Filter
+from ._tracker import VERSION
+from .statistics import FilterOptions, Statistics, _Route
+
+__all__ = ["AsyncClient", "BaseClient", "Client"]
+
+R = TypeVar("R")
+USER_AGENT = f"pirsch-middleware/{VERSION} (python; statistics)"
+
+ACCESS_KEY_ERROR = (
+    "an access key (pa_...) can only send page views and events, not read statistics: "
+    "use an oAuth client (client ID and secret from the Pirsch dashboard's integration "
+    "settings) via client_id/client_secret or PIRSCH_CLIENT_ID/PIRSCH_CLIENT_SECRET"
+)
+NO_CREDENTIALS_ERROR = (
+    "no Pirsch credentials: pass client_id and client_secret, or set PIRSCH_CLIENT_ID and "
+    "PIRSCH_CLIENT_SECRET (an oAuth client from the Pirsch dashboard's integration settings)"
+)
+
+
+class BaseClient(Statistics):
+    """What the sync and async clients share: options, credentials, requests, responses."""
+
+    def __init__(
+        self,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        self._credentials = Credentials.resolve(
+            client_id=client_id, client_secret=client_secret, environ=os.environ
+        )
+        if not self._credentials.configured:
+            raise ValueError(NO_CREDENTIALS_ERROR)
+        self.base_url = normalize_base_url(
+            base_url or env_value(os.environ, "base_url") or DEFAULT_BASE_URL
+        )
+        self.timeout = _resolve_timeout(timeout)
+        self._auth = PirschAuth(self._credentials, self.base_url)
+        self._headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, {self._credentials!r})"
+
+    def _request(self, route: _Route[Any], filter: Filter | None) -> httpx.Request:
+        if self._credentials.is_access_key:
+            # Said here, at the first call, so a client built from a tracker's environment
+            # can exist; the API would only answer an unexplained 401.
+            raise PirschError(ACCESS_KEY_ERROR)
+        if filter is not None and not isinstance(filter, Filter):
+            raise TypeError(f"{route.name}() takes a Filter, not {type(filter).__name__}")
+        return httpx.Request(
+            "GET",
+            self.base_url + API_PREFIX + route.path,
+            params=tuple(filter.to_params()) if filter is not None else None,
+            headers=self._headers,
+            # Set per request: httpx reads the timeout from here, not from the client.
+            extensions={"timeout": httpx.Timeout(self.timeout).as_dict()},
+        )
+
+    def _response(self, route: _Route[R], response: httpx.Response) -> R:
+        where = f"GET {API_PREFIX}{route.path}"
+        if not response.is_success:
+            raise APIError.from_response(response.status_code, response.content, context=where)
+        try:
+            return route.parse(response.json() if response.content.strip() else None)
+        except (ValueError, TypeError) as exc:
+            raise PirschError(f"{where}: unexpected response: {exc}") from exc
+
+    def _transport_error(self, route: _Route[Any], exc: httpx.HTTPError) -> PirschError:
+        error = PirschError(f"GET {API_PREFIX}{route.path}: could not reach {self.base_url}: "
+                            f"{exc or type(exc).__name__}")
+        error.__cause__ = exc
+        return error
+
+
+class Client(BaseClient):
+    """Read Pirsch statistics. Credentials come from the arguments or the environment
+    (``PIRSCH_CLIENT_ID``, ``PIRSCH_CLIENT_SECRET``; ``PIRSCH_BASE_URL``, ``PIRSCH_TIMEOUT``)::
+
+        from datetime import date
+        from pirsch_middleware import Client
+        from pirsch_middleware.statistics import Filter
+
+        with Client() as client:
+            domain = client.domains()[0]
+            f = Filter(domain.id, from_date=date(2024, 5, 1), to_date=date(2024, 5, 31))
+            for day in client.visitors(f):
+                print(day.period, day.visitors)
+            print(client.options.pages(f))
+
+    Errors: :class:`APIError` for an error answer (``status_code``, ``validation``,
+    ``errors``), :class:`PirschError` for anything else. ``transport`` takes e.g. an
+    ``httpx.MockTransport`` for tests.
+    """
+
+    def __init__(
+        self,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(client_id, client_secret, base_url=base_url, timeout=timeout)
+        self._http = httpx.Client(auth=self._auth, transport=transport, timeout=self.timeout)
+        self.options: FilterOptions[Client] = FilterOptions(self)
+
+    def _call(self, route: _Route[R], filter: Filter | None) -> R:
+        request = self._request(route, filter)
+        try:
+            response = self._http.send(request)
+        except httpx.HTTPError as exc:
+            raise self._transport_error(route, exc) from exc
+        return self._response(route, response)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self: _C) -> _C:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncClient(BaseClient):
+    """The async twin of :class:`Client`: the same methods, awaited::
+
+        async with AsyncClient() as client:
+            f = Filter("A5kgYzK14m", from_date=date(2024, 5, 1), to_date=date(2024, 5, 31))
+            total = await client.total(f)
+            pages = await client.options.pages(f)
+    """
+
+    def __init__(
+        self,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(client_id, client_secret, base_url=base_url, timeout=timeout)
+        self._http = httpx.AsyncClient(auth=self._auth, transport=transport,
+                                       timeout=self.timeout)
+        self.options: FilterOptions[AsyncClient] = FilterOptions(self)
+
+    async def _call(self, route: _Route[R], filter: Filter | None) -> R:
+        request = self._request(route, filter)
+        try:
+            response = await self._http.send(request)
+        except httpx.HTTPError as exc:
+            raise self._transport_error(route, exc) from exc
+        return self._response(route, response)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self: _A) -> _A:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+_C = TypeVar("_C", bound=Client)
+_A = TypeVar("_A", bound=AsyncClient)
+
+
+def _resolve_timeout(timeout: float | None) -> float:
+    source = "timeout"
+    value: object = timeout
+    if timeout is None:
+        text = env_value(os.environ, "timeout")
+        if text is None:
+            return DEFAULT_TIMEOUT
+        source, value = "PIRSCH_TIMEOUT", text
+        try:
+            value = float(text)
+        except ValueError:
+            pass
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not 0 < value < math.inf):
+        raise ValueError(f"{source} must be a positive number of seconds, got {value!r}")
+    return float(value)
