@@ -46,7 +46,8 @@ class _Quiet(WSGIRequestHandler):
 
 def load_example(name: str) -> Any:
     spec = importlib.util.spec_from_file_location(f"example_{name}", HERE / name / "app.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.app
