@@ -63,7 +63,7 @@ class Rules:
         exclude: Iterable[str | re.Pattern[str]] | str | None = None,
         default_excludes: bool | None = None,
         track_methods: Iterable[str] | None = None,
-        track_content_types: Iterable[str] | None = ("text/html", "application/xhtml+xml"),
+        track_content_types: Iterable[str] | None = DEFAULT_CONTENT_TYPES,
         should_track: Callable[[PageView], bool] | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:

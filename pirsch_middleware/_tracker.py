@@ -16,7 +16,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -27,6 +27,7 @@ from ._auth import PirschAuth
 from ._config import TrackerOptions
 from ._errors import APIError, parse_error_body
 from ._payload import ENDPOINTS, KIND_NAMES, Encoder, Item
+from ._proxies import TrustedProxies
 
 __all__ = ["Tracker", "TrackerStats", "get_tracker", "resolve_tracker", "set_tracker"]
 
@@ -71,9 +72,33 @@ class Tracker:
     requests through untouched. ``transport`` takes an ``httpx`` transport (tests).
     """
 
-    def __init__(self, *, transport: httpx.BaseTransport | None = None,
-                 environ: Mapping[str, str] | None = None, retry_base: float = 0.5,
-                 retry_cap: float = 30.0, **options: Any) -> None:
+    def __init__(
+        self,
+        *,
+        access_key: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        base_url: str | None = None,
+        trusted_proxies: str | Iterable[str] | TrustedProxies | None = None,
+        flush_interval: float | None = None,
+        batch_size: int | None = None,
+        max_queue: int | None = None,
+        timeout: float | None = None,
+        shutdown_timeout: float | None = None,
+        respect_dnt: bool | None = None,
+        filter_bots: bool | None = None,
+        transport: httpx.BaseTransport | None = None,
+        environ: Mapping[str, str] | None = None,
+        retry_base: float = 0.5,
+        retry_cap: float = 30.0,
+    ) -> None:
+        options = {
+            "access_key": access_key, "client_id": client_id, "client_secret": client_secret,
+            "base_url": base_url, "trusted_proxies": trusted_proxies,
+            "flush_interval": flush_interval, "batch_size": batch_size,
+            "max_queue": max_queue, "timeout": timeout, "shutdown_timeout": shutdown_timeout,
+            "respect_dnt": respect_dnt, "filter_bots": filter_bots,
+        }
         self.options = TrackerOptions.build(options, environ)
         self.enabled = self.options.credentials.configured
         if not self.enabled:

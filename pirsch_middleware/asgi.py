@@ -13,11 +13,10 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from ._config import split_options
 from ._context import RequestState, _current
+from ._middleware import MiddlewareBase
 from ._rules import Rules
-from ._shutdown import install_signal_flush, stopping
-from ._tracker import Tracker, resolve_tracker
+from ._shutdown import stopping
 
 __all__ = ["PirschMiddleware"]
 
@@ -30,20 +29,12 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class PirschMiddleware:
+class PirschMiddleware(MiddlewareBase[ASGIApp]):
     """Pure ASGI middleware: each page view becomes a Pirsch hit, queued off the request
     path. Non-HTTP scopes pass straight through; on lifespan shutdown the queue is
     flushed (bounded by ``shutdown_timeout``), and for apps that do not speak the
     lifespan protocol themselves (Django) the middleware answers it on their behalf.
     """
-
-    def __init__(self, app: ASGIApp, *, tracker: Tracker | None = None,
-                 **options: Any) -> None:
-        tracker_options, rule_options = split_options(options)
-        self.app = app
-        self.rules = Rules(**rule_options)
-        self.tracker = resolve_tracker(tracker, tracker_options)
-        install_signal_flush()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -13,10 +13,9 @@ from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
-from ._config import split_options
 from ._context import RequestState, _current
+from ._middleware import MiddlewareBase
 from ._rules import Rules
-from ._tracker import Tracker, resolve_tracker
 
 __all__ = ["PirschMiddleware"]
 
@@ -27,20 +26,13 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-class PirschMiddleware:
+class PirschMiddleware(MiddlewareBase[WSGIApp]):
     """WSGI middleware: each page view becomes a Pirsch hit, queued off the request path.
 
     ``tracker`` shares one ``Tracker`` between apps; other keyword arguments are the
     options documented in the README (credentials, ``trusted_proxies``, ``exclude``...).
     The response is never changed, and streaming responses are passed through as they are.
     """
-
-    def __init__(self, app: WSGIApp, *, tracker: Tracker | None = None,
-                 **options: Any) -> None:
-        tracker_options, rule_options = split_options(options)
-        self.app = app
-        self.rules = Rules(**rule_options)
-        self.tracker = resolve_tracker(tracker, tracker_options)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse,
                  ) -> Iterable[bytes]:

@@ -75,7 +75,7 @@ def test_bad_rule_options_fail_at_construction(options: dict[str, Any], message:
 
 @pytest.mark.parametrize("middleware", [WSGIMiddleware, ASGIMiddleware])
 def test_unknown_option_is_a_type_error(middleware: Any) -> None:
-    with pytest.raises(TypeError, match=r"unknown Pirsch option.*flush_intervall"):
+    with pytest.raises(TypeError, match="flush_intervall"):
         middleware(lambda *a: None, flush_intervall=1)
 
 
