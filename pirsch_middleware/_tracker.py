@@ -12,6 +12,7 @@ import atexit
 import logging
 import os
 import random
+import sys
 import threading
 import time
 import weakref
@@ -164,11 +165,14 @@ class Tracker:
             self._warn("full", "Pirsch buffer is full (max_queue=%d): dropping new items "
                        "(%d dropped so far)", self._max_queue, self.dropped)
 
-    def _warn(self, key: str, message: str, *args: object) -> None:
+    def _warn(self, key: str, message: str, *args: object) -> bool:
+        """Log a warning, at most once a minute for each ``key``. True if it was logged."""
         now = time.monotonic()
-        if now - self._last_warning.get(key, -WARN_EVERY) >= WARN_EVERY:
-            self._last_warning[key] = now
-            logger.warning(message, *args)
+        if now - self._last_warning.get(key, -WARN_EVERY) < WARN_EVERY:
+            return False
+        self._last_warning[key] = now
+        logger.warning(message, *args)
+        return True
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -258,8 +262,9 @@ class Tracker:
             try:
                 self._drain()
                 self._deliver()
-            except Exception:  # a bug here must not end delivery for the process
-                logger.exception("Pirsch flusher error")
+            except Exception as exc:  # a bug here must not end delivery for the process
+                if self._warn("flusher", "Pirsch flusher error: %r", exc):
+                    logger.debug("flusher error", exc_info=True)
                 self._schedule_retry(None)
             if self._stopping:
                 self._close_client()
@@ -380,6 +385,7 @@ class Tracker:
                    "%.1f s", reason or "unexpected error", self._pending_count, delay)
 
     def _make_client(self) -> httpx.Client:
+        _import_httpcore()
         self._auth = PirschAuth(self.options.credentials, self.options.base_url)
         self._client = httpx.Client(
             base_url=self.options.base_url,
@@ -390,6 +396,22 @@ class Tracker:
                      "Content-Type": "application/json"},
         )
         return self._client
+
+
+def _import_httpcore() -> None:
+    """httpx imports httpcore, which imports trio if it is installed; under gevent's
+    monkey-patching trio fails with AttributeError (no select.epoll) and no client could
+    ever be built. Then import httpcore without trio, which it treats as optional."""
+    if "httpcore" in sys.modules:
+        return
+    try:
+        import httpcore
+    except AttributeError:
+        for name in [m for m in sys.modules if m.split(".")[0] in ("httpcore", "trio")]:
+            del sys.modules[name]
+        sys.modules["trio"] = None  # type: ignore[assignment]
+        logger.info("Pirsch: trio does not import under gevent; httpcore runs without it")
+        import httpcore  # noqa: F401
 
 
 def _retry_after_seconds(value: str | None) -> float | None:
