@@ -69,15 +69,14 @@ def env_bool(value: object, name: str) -> bool:
     raise ValueError(f"{name} must be true or false (1/0, yes/no, on/off), got {value!r}")
 
 
-def _number(value: object, name: str, kind: Callable[[Any], T], *, minimum: float,
-            allow_zero: bool = False) -> T:
+def _number(value: object, name: str, kind: Callable[[Any], T], *, minimum: float) -> T:
     if isinstance(value, bool):
         raise ValueError(f"{name} must be a number, got {value!r}")
     try:
         number = kind(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not (number >= minimum or (allow_zero and number == 0)):  # type: ignore[operator]
+    if not number >= minimum:  # type: ignore[operator]
         raise ValueError(f"{name} must be at least {minimum}, got {value!r}")
     return number
 
@@ -125,7 +124,7 @@ class TrackerOptions:
                                     ("batch_size", int, 1), ("max_queue", int, 1)):
             raw = pick(name)
             if raw is not None:
-                values[name] = _number(raw, name, kind, minimum=minimum, allow_zero=False)
+                values[name] = _number(raw, name, kind, minimum=minimum)
         for name in ("respect_dnt", "filter_bots"):
             raw = pick(name)
             if raw is not None:

@@ -84,33 +84,42 @@ def current_request() -> RequestState | None:
     return _current.get()
 
 
-def _request_carrier(request: object) -> tuple[bool, Mapping[str, Any]] | None:
-    """(is_asgi, carrier) from an environ, a scope or a framework request object."""
+def request_carrier(request: object) -> tuple[bool, Mapping[str, Any], Mapping[str, Any]] | None:
+    """(is_asgi, live source, copy for the core) of an environ, a scope or a framework
+    request object (Django, Flask/Werkzeug, Starlette), or None."""
     scope = getattr(request, "scope", None)
     if isinstance(scope, Mapping) and scope.get("type") == "http":
-        return True, dict(scope)
+        return True, scope, dict(scope)
     environ = getattr(request, "environ", None)
     if isinstance(environ, Mapping):
-        return False, dict(environ)
+        carrier = dict(environ)
+        if hasattr(request, "path_info") and hasattr(request, "META"):
+            # Django overwrites PATH_INFO/SCRIPT_NAME with decoded text; the core reads
+            # WSGI's Latin-1 form (PEP 3333): turn the text back into its bytes.
+            for key in ("PATH_INFO", "SCRIPT_NAME"):
+                value = carrier.get(key)
+                if isinstance(value, str):
+                    carrier[key] = value.encode("utf-8", "surrogateescape").decode("latin-1")
+        return False, environ, carrier
     if isinstance(request, Mapping):
         if request.get("type") == "http":
-            return True, dict(request)
+            return True, request, dict(request)
         if "REQUEST_METHOD" in request or "wsgi.version" in request:
-            return False, dict(request)
+            return False, request, dict(request)
     return None
 
 
 def _queue(kind: int, extra: object, request: object | None, caller: str) -> None:
     state = _current.get()
     if request is not None and (state is None or not _is_same(state, request)):
-        found = _request_carrier(request)
+        found = request_carrier(request)
         if found is None:
             logger.warning("%s: request=%r is not a WSGI environ, an ASGI scope or a "
                            "request object; nothing tracked", caller, type(request).__name__)
             return
         tracker = get_tracker()
         if tracker.enabled:
-            tracker.put((kind, time.time(), found[0], found[1], extra))
+            tracker.put((kind, time.time(), found[0], found[2], extra))
         return
     if state is None:
         logger.warning("%s called outside a request handled by a Pirsch middleware and "

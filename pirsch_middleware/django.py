@@ -29,7 +29,7 @@ except ImportError as exc:  # pragma: no cover - exercised without Django instal
     ) from exc
 
 from ._config import split_options
-from ._context import RequestState, _current
+from ._context import RequestState, _current, request_carrier
 from ._rules import Rules
 from ._shutdown import install_signal_flush, stopping
 from ._tracker import Tracker, resolve_tracker
@@ -51,22 +51,6 @@ def _configure() -> tuple[Tracker, Rules]:
         return resolve_tracker(tracker, tracker_options), Rules(**rule_options)
     except (TypeError, ValueError) as exc:
         raise ImproperlyConfigured(f"settings.PIRSCH: {exc}") from None
-
-
-def _carrier(request: HttpRequest) -> tuple[bool, Mapping[str, Any], Mapping[str, Any]]:
-    """(is_asgi, live source, copy for the core) of a Django request."""
-    scope = getattr(request, "scope", None)
-    if isinstance(scope, Mapping):
-        return True, scope, dict(scope)
-    environ: dict[str, Any] = request.environ
-    carrier = dict(environ)
-    # Django overwrites PATH_INFO/SCRIPT_NAME with decoded text; the core reads WSGI's
-    # Latin-1 form (PEP 3333), so turn the text back into the bytes it came from.
-    for key in ("PATH_INFO", "SCRIPT_NAME"):
-        value = carrier.get(key)
-        if isinstance(value, str):
-            carrier[key] = value.encode("utf-8", "surrogateescape").decode("latin-1")
-    return False, environ, carrier
 
 
 class PirschMiddleware:
@@ -124,7 +108,10 @@ class PirschMiddleware:
         if not self.tracker.enabled:
             return None
         candidate = self.rules.is_candidate(request.method or "", request.path_info)
-        is_asgi, source, carrier = _carrier(request)
+        found = request_carrier(request)
+        if found is None:  # not an HttpRequest from Django's WSGI or ASGI handler
+            return None
+        is_asgi, source, carrier = found
         return RequestState(self.tracker, source, is_asgi, time.time() if candidate else 0.0,
                             carrier, candidate)
 

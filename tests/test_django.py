@@ -20,7 +20,7 @@ if not settings.configured:
 
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.test import AsyncClient, Client, override_settings
+from django.test import AsyncClient, Client, RequestFactory, override_settings
 from django.urls import path
 
 from pirsch_middleware import (
@@ -29,6 +29,7 @@ from pirsch_middleware import (
     keep_alive,
     set_tags,
     set_title,
+    set_tracker,
     track_event,
 )
 from pirsch_middleware.devserver import DevServer
@@ -183,3 +184,12 @@ def test_middleware_is_async_capable_without_a_thread_hop() -> None:
     with override_settings(PIRSCH={"TRACKER": Tracker(environ={})}):
         middleware = PirschMiddleware(get_response)
     assert asyncio.iscoroutinefunction(middleware)  # Django calls it directly, no sync_to_async
+
+
+def test_track_event_with_a_request_outside_the_middleware(tracker: Tracker,
+                                                           receiver: DevServer) -> None:
+    set_tracker(tracker)
+    request = RequestFactory().get("/café/", HTTP_USER_AGENT=UA, REMOTE_ADDR=PEER)
+    track_event("From a job", request=request)
+    assert tracker.flush(5)
+    assert receiver.events[0]["url"] == "http://testserver/caf%C3%A9/"
