@@ -3,12 +3,14 @@
 uvicorn answers SIGTERM with a graceful shutdown, then restores the default handler and
 raises SIGTERM again: the process dies without running ``atexit`` handlers. Apps with a
 lifespan protocol are flushed at lifespan shutdown (see ``asgi``); for the others (Django
-under ASGI, ``--lifespan off``) the middlewares chain a SIGTERM handler in front of the
-server's when the app is loaded. On SIGTERM it lets the server begin its shutdown, flushes
-what is queued (bounded by ``shutdown_timeout``), and marks the process as stopping, so
-requests still in flight flush again as they finish, which the server waits for. The
-flush in the handler blocks the main thread (the event loop, under uvicorn) for at most
-``shutdown_timeout``; only at shutdown.
+under ASGI, ``--lifespan off``) the middlewares install a SIGTERM handler when the app is
+loaded. If a server's handler is already there (uvicorn workers load the app after
+installing theirs), ours runs it first so the server begins its shutdown, flushes what is
+queued, and marks the process as stopping, so requests still in flight flush again as
+they finish, which the server waits for. If none is there yet (a single uvicorn process
+loads the app first), uvicorn keeps ours as the one to restore and calls it after its
+graceful shutdown: it flushes, then ends the process as SIGTERM would have. Each flush
+is bounded by ``shutdown_timeout``; it blocks the main thread only at shutdown.
 """
 
 from __future__ import annotations
@@ -52,17 +54,23 @@ def install_signal_flush() -> None:
         previous = signal.getsignal(signal.SIGTERM)
     except (ValueError, OSError):
         return
-    # Only in front of a server's own handler: with none (SIG_DFL) the process is not
-    # ours to keep alive, and atexit or lifespan cover the servers that exit normally.
-    if not callable(previous) or getattr(previous, "_pirsch_flush", False):
+    if getattr(previous, "_pirsch_flush", False) or previous in (signal.SIG_IGN, None):
         return
-    server_handler = previous
+    server_handler = previous if callable(previous) else None
 
     def on_sigterm(signum: int, frame: FrameType | None) -> Any:
         stopping.set()
-        result = server_handler(signum, frame)  # the server starts its graceful shutdown
+        if server_handler is not None:
+            result = server_handler(signum, frame)  # the server starts its shutdown
+            flush_all()
+            return result
+        # No handler yet: uvicorn loads the app first, then saves this as the handler to
+        # restore, and calls it again once its graceful shutdown is done. Flush, then end
+        # the process as the default action would have.
         flush_all()
-        return result
+        signal.signal(signum, signal.SIG_DFL)
+        signal.raise_signal(signum)
+        return None
 
     on_sigterm._pirsch_flush = True  # type: ignore[attr-defined]
     try:

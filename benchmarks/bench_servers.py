@@ -1,0 +1,368 @@
+"""Throughput of each example under its real server, bare and with Pirsch, side by side.
+
+    python benchmarks/bench_servers.py [--quick]
+
+For each example two servers run at once on loopback, one worker each: one without
+credentials (the middleware then passes every request through untouched: the bare figure)
+and one tracking every request into a local receiver in another process. A Python load
+generator (raw sockets, keep-alive where the server offers it, a few connections) drives
+each in turn for a fixed time, in alternating rounds; the best round counts. On Linux the
+servers get a CPU of their own (``--no-pin`` to skip), so the load generator and the
+receiver, which a production server would not host, do not take the server's CPU time.
+
+Every request is a page view (``GET /pricing`` with a browser user agent), so "with
+Pirsch" includes queueing each hit, encoding it in the flusher thread and delivering it,
+all in the server's process. After the rounds, the receiver must have got one hit per
+request sent to the tracked server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVER_CPUS: set[int] | None = None  # where the servers run, when pinned (see pin_cpus)
+UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) " \
+     "Chrome/120.0.0.0 Safari/537.36"
+PATH = "/pricing"
+ACCESS_KEY = "pa_benchmark_servers"
+# The receiver, in its own process so it does not share the server's or our CPU time
+# slices; it answers each line on stdin with the number of hits it has accepted.
+RECEIVER = """
+import sys
+from pirsch_middleware.devserver import DevServer
+with DevServer(access_key=sys.argv[1]) as server:
+    print(server.base_url, flush=True)
+    for _ in sys.stdin:
+        print(len(server.hits), flush=True)
+"""
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    label: str
+    server: str  # gunicorn or uvicorn
+    target: str
+    connections: int
+
+    def command(self, port: int) -> list[str]:
+        if self.server == "uvicorn":
+            return [sys.executable, "-m", "uvicorn", self.target, "--host", "127.0.0.1",
+                    "--port", str(port), "--log-level", "warning", "--no-access-log"]
+        return [sys.executable, "-m", "gunicorn", self.target, "--bind", f"127.0.0.1:{port}",
+                "--workers", "1", "--log-level", "warning"]
+
+
+SERVERS = [
+    ServerSpec("wsgi / gunicorn sync", "gunicorn", "examples.wsgi.app:app", 4),
+    ServerSpec("flask / gunicorn sync", "gunicorn", "examples.flask.app:app", 4),
+    ServerSpec("django / gunicorn sync", "gunicorn", "examples.django.project.wsgi", 4),
+    ServerSpec("django / uvicorn", "uvicorn", "examples.django.project.asgi:application", 8),
+    ServerSpec("fastapi / uvicorn", "uvicorn", "examples.fastapi.app:app", 8),
+]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        pause.wait(0.05)
+    return True
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Receiver:
+    """The loopback receiver in a subprocess."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen([sys.executable, "-c", RECEIVER, ACCESS_KEY],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        text=True, cwd=ROOT)
+        assert self.process.stdout is not None
+        self.base_url = self.process.stdout.readline().strip()
+
+    def hits(self) -> int:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write("\n")
+        self.process.stdin.flush()
+        return int(self.process.stdout.readline())
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            if self.process.stdin is not None:
+                self.process.stdin.close()
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def pin_cpus() -> str:
+    """Give the servers one CPU of their own, and this process (the load generator) and
+    the receiver the others, so that what is measured is the server's cost, not how the
+    three share a small machine. Linux only; a note of what was done."""
+    global SERVER_CPUS
+    if not hasattr(os, "sched_getaffinity"):
+        return "not pinned (no CPU affinity here)"
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return "not pinned (one CPU)"
+    SERVER_CPUS = {cpus[-1]}
+    os.sched_setaffinity(0, set(cpus[:-1]))
+    return f"server on CPU {cpus[-1]}, load generator and receiver on CPU " \
+           f"{','.join(map(str, cpus[:-1]))}"
+
+
+def _pin_server() -> None:  # in the server's process, before exec
+    if SERVER_CPUS is not None:
+        os.sched_setaffinity(0, SERVER_CPUS)
+
+
+@dataclass(frozen=True)
+class Target:
+    port: int
+    group: int  # the server's process group: master and workers
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(group: int) -> float | None:
+    """CPU time (user + system, all threads) used so far by the processes of ``group``;
+    None where there is no /proc."""
+    ticks, found = 0, False
+    try:
+        entries = [entry.name for entry in os.scandir("/proc") if entry.name.isdigit()]
+    except OSError:
+        return None
+    for pid in entries:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_bytes()
+        except OSError:
+            continue
+        fields = stat.rsplit(b")", 1)[1].split()  # after "pid (comm)": state, ppid, pgrp...
+        if int(fields[2]) == group:
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+            found = True
+    return ticks / CLOCK_TICKS if found else None
+
+
+@contextlib.contextmanager
+def server(spec: ServerSpec, receiver: Receiver | None) -> Iterator[Target]:
+    """The example under its server on a free port; tracked into ``receiver`` if given,
+    else without credentials (passed through)."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith("PIRSCH_") and key != "DJANGO_SETTINGS_MODULE"}
+    if receiver is not None:
+        env.update(PIRSCH_BASE_URL=receiver.base_url, PIRSCH_ACCESS_KEY=ACCESS_KEY)
+    port = free_port()
+    process = subprocess.Popen(spec.command(port), cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True, preexec_fn=_pin_server)
+
+    def listening() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"{spec.label}: server exited with {process.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return True
+        return False
+
+    try:
+        if not wait_until(listening, 30):
+            raise RuntimeError(f"{spec.label}: server not listening after 30 s")
+        yield Target(port, process.pid)
+        process.send_signal(signal.SIGTERM)
+        process.wait(20)
+    finally:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(5)
+
+
+class _Connection:
+    """One client connection: sends the request, reads one response at a time."""
+
+    def __init__(self, port: int, request: bytes) -> None:
+        self.port, self.request = port, request
+        self.sock: socket.socket | None = None
+
+    def get(self) -> int:
+        """One request; its status. Reconnects when the server closed the connection."""
+        if self.sock is None:
+            self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock = self.sock
+        sock.sendall(self.request)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed before the response headers")
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers = {k.strip().lower(): v.strip()
+                   for k, _, v in (line.partition(":") for line in lines[1:])}
+        length = int(headers.get("content-length", "0"))
+        while len(body) < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed before the end of the body")
+            body += chunk
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return status
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
+def load(port: int, connections: int, seconds: float, max_requests: int) -> tuple[int, float]:
+    """Requests answered 200 and requests per second, over ``connections`` threads."""
+    request = (f"GET {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: {UA}\r\n"
+               f"Accept: text/html\r\nAccept-Language: en-US,en;q=0.9\r\n\r\n").encode()
+    done = [0] * connections
+    failed = [0] * connections
+    budget = max(1, max_requests // connections)
+    started = time.perf_counter()
+    deadline = started + seconds
+
+    def run(index: int) -> None:
+        connection = _Connection(port, request)
+        try:
+            while done[index] < budget and time.perf_counter() < deadline:
+                try:
+                    status = connection.get()
+                except OSError:
+                    connection.close()
+                    failed[index] += 1
+                    continue
+                if status == 200:
+                    done[index] += 1
+                else:
+                    failed[index] += 1
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if sum(failed):
+        print(f"  ({sum(failed)} failed requests)", file=sys.stderr)
+    return sum(done), sum(done) / elapsed
+
+
+@dataclass
+class Variant:
+    rps: float = 0.0  # best round
+    cpu_us: float | None = None  # server CPU time per request, best round
+    sent: int = 0  # requests answered, warm-up included
+
+    def run(self, target: Target, connections: int, seconds: float,
+            max_requests: int) -> None:
+        cpu_before = cpu_seconds(target.group)
+        count, rps = load(target.port, connections, seconds, max_requests)
+        cpu_after = cpu_seconds(target.group)
+        self.sent += count
+        self.rps = max(self.rps, rps)
+        if cpu_before is not None and cpu_after is not None and count:
+            per_request = (cpu_after - cpu_before) / count * 1e6
+            self.cpu_us = per_request if self.cpu_us is None else min(self.cpu_us,
+                                                                       per_request)
+
+
+@dataclass
+class Row:
+    label: str
+    bare: Variant
+    tracked: Variant
+    delivered: int  # hits the receiver got from the tracked server
+
+
+def measure(spec: ServerSpec, receiver: Receiver, rounds: int, seconds: float,
+            max_requests: int) -> Row:
+    before = receiver.hits()
+    bare, tracked = Variant(), Variant()
+    with server(spec, None) as bare_server, server(spec, receiver) as tracked_server:
+        for target in (bare_server, tracked_server):  # warm up: imports, first connections
+            count, _ = load(target.port, spec.connections, min(0.3, seconds), max_requests)
+            if target is tracked_server:
+                tracked.sent += count
+        for _ in range(rounds):  # alternating, so both see the same machine
+            bare.run(bare_server, spec.connections, seconds, max_requests)
+            tracked.run(tracked_server, spec.connections, seconds, max_requests)
+        # Delivered by the flusher while the server runs (every 2 s), not only at exit.
+        wait_until(lambda: receiver.hits() - before >= tracked.sent, 15)
+        delivered = receiver.hits() - before
+    return Row(spec.label, bare, tracked, delivered)
+
+
+def _cpu(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one short round (CI smoke)")
+    parser.add_argument("--only", metavar="TEXT", default="",
+                        help="only the servers whose label contains TEXT (e.g. flask)")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="let the OS schedule servers, load generator and receiver")
+    args = parser.parse_args(argv)
+    servers = [spec for spec in SERVERS if args.only in spec.label]
+    pinning = "not pinned (--no-pin)" if args.no_pin else pin_cpus()
+    rounds, seconds, max_requests = (1, 1.0, 20_000) if args.quick else (3, 3.0, 100_000)
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {pinning}\n"
+          f"{rounds} round(s) of {seconds:.0f} s per server and variant, GET {PATH} "
+          f"(a tracked page view)\n")
+    print(f"{'server':24} {'bare rps':>9} {'with Pirsch':>12} {'ratio':>6}   "
+          f"{'CPU µs/request':>16} {'ratio':>6}  delivered")
+    receiver = Receiver()
+    ok = True
+    try:
+        for spec in servers:
+            row = measure(spec, receiver, rounds, seconds, max_requests)
+            bare, tracked = row.bare, row.tracked
+            cpu_ratio = "-" if bare.cpu_us is None or tracked.cpu_us is None \
+                else f"{bare.cpu_us / tracked.cpu_us:6.2f}"
+            ok = ok and row.delivered == tracked.sent
+            print(f"{row.label:24} {bare.rps:9,.0f} {tracked.rps:12,.0f} "
+                  f"{tracked.rps / bare.rps:6.2f}   {_cpu(bare.cpu_us):>7} -> "
+                  f"{_cpu(tracked.cpu_us):>6} {cpu_ratio:>6}  "
+                  f"{row.delivered:,}/{tracked.sent:,} hits", flush=True)
+    finally:
+        receiver.close()
+    print("\nratio: with Pirsch / bare, target >= 0.95. CPU µs/request: the server's CPU "
+          "time (all processes and\nthreads: request path, flusher, delivery) per request; "
+          "its ratio is bare / with Pirsch. Every\nrequest to the tracked server must "
+          "arrive at the receiver as one hit.")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
