@@ -8,7 +8,7 @@ and proxy-header reading later. Every adapter shares it, so a fix here is made o
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote_to_bytes
@@ -69,50 +69,68 @@ def _text(value: str | bytes) -> str | None:
     """Decode leniently (UTF-8, else Latin-1); drop absurdly long values."""
     if len(value) > MAX_HEADER:
         return None
-    raw = value if isinstance(value, bytes) else value.encode("latin-1", "replace")
+    if isinstance(value, str):
+        if value.isascii():  # nearly always: no re-decoding needed
+            return value.strip()
+        raw = value.encode("latin-1", "replace")
+    else:
+        raw = value
     try:
         return raw.decode("utf-8").strip()
     except UnicodeDecodeError:
         return raw.decode("latin-1").strip()
 
 
-def _collect(pairs: Iterable[tuple[str, str | bytes]]) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for name, value in pairs:
-        text = _text(value)
-        if text is None:
-            continue
-        if name in headers:
-            if name in LIST_HEADERS:  # RFC 9110: repeated list headers join with commas
-                headers[name] = headers[name] + ", " + text
-            continue  # a repeated single-value header: the first one wins
-        headers[name] = text
-    return headers
+def _add(headers: dict[str, str], name: str, value: str | bytes) -> None:
+    text = _text(value)
+    if text is None:
+        return
+    if name in headers:
+        if name in LIST_HEADERS:  # RFC 9110: repeated list headers join with commas
+            headers[name] = headers[name] + ", " + text
+        return  # a repeated single-value header: the first one wins
+    headers[name] = text
+
+
+# WSGI environ key -> header name; looked up directly instead of scanning the environ.
+_ENVIRON_KEYS = {"HTTP_" + name.upper().replace("-", "_"): name for name in WANTED}
+# ASGI header names are lower-case bytes (the spec says so; servers comply).
+_SCOPE_NAMES = {name.encode("latin-1"): name for name in WANTED}
 
 
 def _environ_headers(environ: Mapping[str, Any]) -> dict[str, str]:
-    pairs = []
-    for key, value in environ.items():
-        if key.startswith("HTTP_") and isinstance(value, str):
-            name = key[5:].lower().replace("_", "-")
-            if name in WANTED:
-                pairs.append((name, value))
-    return _collect(pairs)
+    headers: dict[str, str] = {}
+    get = environ.get
+    for key, name in _ENVIRON_KEYS.items():
+        value = get(key)
+        if isinstance(value, str):
+            _add(headers, name, value)
+    return headers
 
 
 def _scope_headers(scope: Mapping[str, Any]) -> dict[str, str]:
-    pairs = []
+    headers: dict[str, str] = {}
+    names = _SCOPE_NAMES
     for item in scope.get("headers") or ():
         try:
-            name = bytes(item[0]).decode("latin-1").lower()
-        except (TypeError, ValueError, IndexError):
+            raw_name, value = item
+            name = names.get(raw_name)
+            if name is None and isinstance(raw_name, (bytes, bytearray)) \
+                    and not raw_name.islower():
+                name = names.get(bytes(raw_name).lower())
+        except (TypeError, ValueError):
             continue
-        if name in WANTED and isinstance(item[1], (bytes, bytearray)):
-            pairs.append((name, bytes(item[1])))
-    return _collect(pairs)
+        if name is not None and isinstance(value, (bytes, bytearray)):
+            _add(headers, name, bytes(value))
+    return headers
+
+
+_PLAIN = re.compile(rb"[A-Za-z0-9!$&'()*+,\-./:;=?@\[\]_~%]*")
 
 
 def _wire(raw: bytes) -> str:
+    if _PLAIN.fullmatch(raw):  # nothing to encode: skip urllib's per-byte work
+        return raw.decode("ascii")
     return quote(raw, safe=_WIRE_SAFE)
 
 
@@ -188,9 +206,11 @@ def read_request(is_asgi: bool, carrier: Mapping[str, Any],
         path = _environ_path(carrier)
         query = _wire(str(carrier.get("QUERY_STRING") or "").encode("latin-1", "replace"))
 
-    ip = proxies.client_ip(peer, headers.get("x-forwarded-for"), headers.get("forwarded"))
+    forwarded_for = headers.get("x-forwarded-for")
+    ip = proxies.client_ip(peer, forwarded_for, headers.get("forwarded"))
     host = headers.get("host", "")
-    if proxies.is_trusted(clean_ip(peer) if peer else None):
+    peer_ip = clean_ip(peer) if peer else None
+    if proxies.is_trusted(peer_ip) or _resolved_by_server(peer_ip, forwarded_for):
         host, scheme = _forwarded_host_scheme(headers, host, scheme)
     scheme = scheme.lower() if scheme.lower() in DEFAULT_PORTS else "http"
     netloc = _host(host, scheme) or _host(server_host.strip(":"), scheme) or "localhost"
@@ -198,6 +218,18 @@ def read_request(is_asgi: bool, carrier: Mapping[str, Any],
     if query and len(url) + len(query) < MAX_URL:
         url += "?" + query
     return RequestData(url=url[:MAX_URL], ip=ip, headers=headers)
+
+
+def _resolved_by_server(peer_ip: str | None, forwarded_for: str | None) -> bool:
+    """uvicorn's --proxy-headers (on by default) and Werkzeug's ProxyFix replace the peer
+    with the address they took from X-Forwarded-For, so a proxy's X-Forwarded-Host would
+    seem to come from the visitor. A peer listed in X-Forwarded-For came through a proxy
+    the server trusts. (A visitor could list its own address too, but could then only
+    choose the host of its own hits, as it can with the Host header anyway; the client IP
+    is never taken from such a peer's headers.)"""
+    if not peer_ip or not forwarded_for:
+        return False
+    return any(clean_ip(hop) == peer_ip for hop in forwarded_for.split(","))
 
 
 def _forwarded_host_scheme(headers: Mapping[str, str], host: str,
