@@ -54,13 +54,23 @@ def is_bot(user_agent: str) -> bool:
 
 
 PREFETCH = re.compile(r"prefetch|preview|prerender", re.IGNORECASE)
+PURPOSE_HEADERS = ("purpose", "x-purpose", "x-moz", "sec-purpose")
+# Payload field -> request header, sent as they are when present.
+PASSED_HEADERS = (("dnt", "dnt"),
+                  *((hint, hint.replace("_", "-")) for hint in CLIENT_HINTS))
+_to_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 MAX_META = 100
 
 
+@lru_cache(maxsize=64)
+def _second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
 def format_time(epoch: float) -> str:
+    """RFC 3339 in UTC with microseconds; the seconds part is cached (they repeat)."""
     seconds = int(epoch)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + \
-        f".{int((epoch - seconds) * 1e6):06d}Z"
+    return f"{_second(seconds)}.{int((epoch - seconds) * 1e6):06d}Z"
 
 
 def _scalar(value: object) -> str | int | float | bool | None:
@@ -84,17 +94,19 @@ class Encoder:
 
     def excluded(self, data: RequestData) -> str | None:
         """Why this visitor's request must not be sent, or None."""
-        ua = data.header("user-agent")
+        get = data.headers.get
+        ua = get("user-agent")
         if not ua:
             return "no user agent"
         if data.ip is None:
             return "no valid client IP"
-        if self.respect_dnt and (data.header("dnt") == "1" or data.header("sec-gpc") == "1"):
+        if self.respect_dnt and (get("dnt") == "1" or get("sec-gpc") == "1"):
             return "do not track"
         if self.filter_bots and is_bot(ua):
             return "bot"
-        for name in ("purpose", "x-purpose", "x-moz", "sec-purpose"):
-            if PREFETCH.search(data.header(name)):
+        for name in PURPOSE_HEADERS:
+            purpose = get(name)
+            if purpose and PREFETCH.search(purpose):
                 return "prefetch"
         return None
 
@@ -106,27 +118,26 @@ class Encoder:
         if reason is not None:
             logger.debug("not sending %s for %s: %s", KIND_NAMES[kind], data.url, reason)
             return None
-        payload: dict[str, Any] = {"ip": data.ip, "user_agent": data.header("user-agent")}
+        get = data.headers.get
+        payload: dict[str, Any] = {"ip": data.ip, "user_agent": get("user-agent")}
         if kind != SESSION:
             payload["url"] = data.url
-            for field, header in (("accept_language", "accept-language"),
-                                  ("referrer", None)):
-                value = data.referrer if header is None else data.header(header)
-                if value:
-                    payload[field] = value
-        dnt = data.header("dnt")
-        if dnt:
-            payload["dnt"] = dnt
-        for hint in CLIENT_HINTS:
-            value = data.header(hint.replace("_", "-"))
+            language = get("accept-language")
+            if language:
+                payload["accept_language"] = language
+            referrer = data.referrer
+            if referrer:
+                payload["referrer"] = referrer
+        for field, header in PASSED_HEADERS:
+            value = get(header)
             if value:
-                payload[hint] = value
+                payload[field] = value
         if kind == HIT and extra:
             self._page(payload, *extra)
         elif kind == EVENT:
             self._event(payload, *extra)
         payload["time"] = format_time(epoch)
-        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        return _to_json(payload).encode()
 
     @staticmethod
     def _page(payload: dict[str, Any], title: str | None,

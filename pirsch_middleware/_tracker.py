@@ -115,6 +115,7 @@ class Tracker:
                                 filter_bots=self.options.filter_bots)
         self._max_queue = self.options.max_queue
         self._batch_size = self.options.batch_size
+        self._send_limit = self._batch_size  # lowered when the API says 413
         self._reset()
         _trackers.add(self)
 
@@ -316,7 +317,7 @@ class Tracker:
                 continue
             run: list[bytes] = []
             for entry_kind, data in pending:
-                if entry_kind != kind or len(run) == self._batch_size:
+                if entry_kind != kind or len(run) == self._send_limit:
                     break
                 run.append(data)
             settled = self._send_run(kind, run)
@@ -335,12 +336,22 @@ class Tracker:
         ranges = [(0, len(bodies))]
         while ranges:
             lo, hi = ranges.pop()
+            if hi - lo > self._send_limit:  # the limit fell since this range was cut
+                ranges += [(start, min(start + self._send_limit, hi)) for start in
+                           reversed(range(lo, hi, self._send_limit))]
+                continue
             outcome, error = self._post(kind, bodies[lo:hi])
             if outcome == _SENT:
                 self.sent += hi - lo
             elif outcome == _REJECTED and hi - lo > 1:
                 mid = (lo + hi) // 2
                 ranges += [(mid, hi), (lo, mid)]
+                if error is not None and error.status_code == 413 \
+                        and hi - lo <= self._send_limit:
+                    # Too large, not invalid: send smaller batches from now on.
+                    self._send_limit = max(1, (hi - lo) // 2)
+                    self._warn("413", "Pirsch refused a batch of %d items as too large; "
+                               "sending at most %d per request", hi - lo, self._send_limit)
             elif outcome == _REJECTED:
                 self.failed += 1
                 logger.warning("Pirsch rejected a %s: %s", KIND_NAMES[kind], error)

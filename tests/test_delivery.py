@@ -293,3 +293,21 @@ def test_disabled_without_credentials(caplog: pytest.LogCaptureFixture) -> None:
     app = PirschMiddleware(wsgi_app(Case("x")), tracker=tracker)
     assert run_wsgi(app, Case("x").environ())[2] == b"<html>body</html>"
     assert tracker.stats().queued == 0
+
+
+def test_payload_too_large_shrinks_batches(make_tracker: TrackerFactory,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    with DevServer(max_batch=10) as small:
+        tracker = make_tracker(base_url=small.base_url, access_key=small.access_key,
+                               batch_size=40)
+        for n in range(40):
+            tracker.put(item(HIT, n))
+        assert tracker.flush(5)
+        for n in range(40, 60):
+            tracker.put(item(HIT, n))
+        assert tracker.flush(5)
+        assert paths(small.hits) == [str(n) for n in range(60)]
+        assert (tracker.stats().sent, tracker.stats().failed) == (60, 0)
+        refused = [r for r in small.requests if r.status == 413]
+        assert [r.item_count for r in refused] == [40, 20]  # then 10 at a time
+        assert "too large" in caplog.text
