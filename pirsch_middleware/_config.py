@@ -102,9 +102,6 @@ class TrackerOptions:
               ) -> TrackerOptions:
         """From keyword arguments, falling back to ``PIRSCH_*`` variables in ``environ``."""
         env = os.environ if environ is None else environ
-        unknown = set(options) - TRACKER_OPTIONS
-        if unknown:
-            raise TypeError(f"unknown tracker option(s): {', '.join(sorted(unknown))}")
 
         def pick(name: str) -> Any:
             value = options.get(name)

@@ -19,12 +19,12 @@ from typing import Any
 from ._extract import CLIENT_HINTS, RequestData, read_request
 from ._proxies import TrustedProxies
 
-__all__ = ["ENDPOINTS", "EVENT", "HIT", "SESSION", "Encoder", "Item"]
+__all__ = ["BATCH_PATHS", "EVENT", "HIT", "SESSION", "Encoder", "Item"]
 
 logger = logging.getLogger("pirsch_middleware")
 
 HIT, EVENT, SESSION = 0, 1, 2
-ENDPOINTS = ("/api/v1/hit/batch", "/api/v1/event/batch", "/api/v1/session/batch")
+BATCH_PATHS = ("/api/v1/hit/batch", "/api/v1/event/batch", "/api/v1/session/batch")
 KIND_NAMES = ("hit", "event", "session")
 
 # (kind, time, is_asgi, carrier, extra): built on the request path, so a plain tuple.

@@ -27,7 +27,7 @@ import httpx
 from ._auth import PirschAuth
 from ._config import TrackerOptions
 from ._errors import APIError, parse_error_body
-from ._payload import ENDPOINTS, KIND_NAMES, Encoder, Item
+from ._payload import BATCH_PATHS, KIND_NAMES, Encoder, Item
 from ._proxies import TrustedProxies
 
 __all__ = ["Tracker", "TrackerStats", "get_tracker", "resolve_tracker", "set_tracker"]
@@ -364,7 +364,7 @@ class Tracker:
         client = self._client or self._make_client()
         content = b"[" + b",".join(bodies) + b"]"
         try:
-            response = client.post(ENDPOINTS[kind], content=content)
+            response = client.post(BATCH_PATHS[kind], content=content)
         except APIError as exc:  # the token request failed
             self._schedule_retry(None, str(exc))
             return _RETRY, exc

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
@@ -18,8 +17,6 @@ from ._middleware import MiddlewareBase
 from ._rules import Rules
 
 __all__ = ["PirschMiddleware"]
-
-logger = logging.getLogger("pirsch_middleware")
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 StartResponse = Callable[..., Any]
