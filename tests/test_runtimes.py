@@ -54,3 +54,35 @@ def test_uwsgi_without_threads_is_reported(opt: dict[str, object], warned: bool,
     assert ("--enable-threads" in caplog.text) is warned
     tracker._inbox.clear()
     tracker.close(0)
+
+
+BLOCKED_IMPORT = textwrap.dedent("""
+    import sys
+    for name in {blocked!r}:
+        sys.modules[name] = None  # as if not installed
+    try:
+        import pirsch_middleware.{module}
+    except ImportError as exc:
+        print(exc)
+""")
+
+
+@pytest.mark.parametrize(("module", "blocked", "extra"), [
+    ("django", ["django", "django.conf"], "pirsch-middleware[django]"),
+    ("flask", ["flask"], "pirsch-middleware[flask]"),
+])
+def test_adapter_without_its_framework_names_the_extra(module: str, blocked: list[str],
+                                                       extra: str) -> None:
+    script = BLOCKED_IMPORT.format(blocked=blocked, module=module)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert extra in done.stdout, done.stderr[-2000:]
+
+
+def test_core_imports_no_framework() -> None:
+    script = ("import sys, pirsch_middleware, pirsch_middleware.wsgi, pirsch_middleware.asgi\n"
+              "print(sorted(m for m in ('django', 'flask', 'starlette', 'fastapi')"
+              " if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout.strip() == "[]", done.stderr[-2000:]
