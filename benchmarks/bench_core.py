@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 
 from pirsch_middleware import Tracker
+from pirsch_middleware._extract import capture
 from pirsch_middleware._payload import HIT, Item
 from pirsch_middleware.asgi import PirschMiddleware as ASGIMiddleware
 from pirsch_middleware.wsgi import PirschMiddleware as WSGIMiddleware
@@ -153,8 +154,8 @@ def bench_request_path(n: int, rounds: int) -> list[tuple[str, float, float]]:
 def bench_enqueue(n: int, rounds: int) -> tuple[float, float]:
     tracker = Tracker(access_key="pa_bench", base_url="http://127.0.0.1:9", environ={},
                       flush_interval=3600, batch_size=10**7, max_queue=10**7)
-    tracker.put((HIT, 0.0, False, {}, None))  # starts the (parked) flusher
-    item: Item = (HIT, time.time(), False, environ("/x"), None)
+    tracker.put((HIT, 0.0, False, (), None))  # starts the (parked) flusher
+    item: Item = (HIT, time.time(), False, capture(False, environ("/x")), None)
     plain: deque[Item] = deque()
 
     def put_plain(count: int) -> None:
@@ -220,7 +221,8 @@ def bench_delivery(n: int) -> tuple[float, float]:
     try:
         tracker = Tracker(access_key=access_key, base_url=base_url, environ={},
                           max_queue=n + 1, batch_size=100)
-        items = [(HIT, time.time(), False, environ(f"/p/{i}"), None) for i in range(n)]
+        items = [(HIT, time.time(), False, capture(False, environ(f"/p/{i}")), None)
+                 for i in range(n)]
         started = time.perf_counter()
         for item in items:
             tracker.put(item)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
+from ._extract import PATH_INFO_AT, SCRIPT_NAME_AT, Captured, capture
 from ._payload import EVENT, HIT, SESSION, Item
 from ._tracker import Tracker, get_tracker
 
@@ -32,14 +33,14 @@ _current: ContextVar[RequestState | None] = ContextVar("pirsch_request", default
 class RequestState:
     """What one request has told us so far. Lives only while the request is served."""
 
-    __slots__ = ("carrier", "decided", "is_asgi", "pending", "skip", "source", "tags",
+    __slots__ = ("captured", "decided", "is_asgi", "pending", "skip", "source", "tags",
                  "time", "title", "tracker")
 
     def __init__(self, tracker: Tracker, source: Mapping[str, Any], is_asgi: bool,
-                 arrived: float, carrier: Mapping[str, Any] | None, candidate: bool) -> None:
+                 arrived: float, captured: Captured | None, candidate: bool) -> None:
         self.tracker = tracker
         self.source = source  # the live environ / scope
-        self.carrier = carrier  # its copy taken on arrival, or None until needed
+        self.captured = captured  # its raw values taken on arrival, or None until needed
         self.is_asgi = is_asgi
         self.time = arrived
         # Only a request that may become a page view holds its events back for the hit.
@@ -49,11 +50,11 @@ class RequestState:
         self.tags: dict[str, str] | None = None
         self.skip = False
 
-    def snapshot(self) -> Mapping[str, Any]:
-        carrier = self.carrier
-        if carrier is None:
-            carrier = self.carrier = dict(self.source)
-        return carrier
+    def snapshot(self) -> Captured:
+        captured = self.captured
+        if captured is None:
+            captured = self.captured = capture(self.is_asgi, self.source)
+        return captured
 
     def add(self, kind: int, extra: object) -> None:
         item = (kind, time.time(), self.is_asgi, self.snapshot(), extra)
@@ -84,29 +85,35 @@ def current_request() -> RequestState | None:
     return _current.get()
 
 
-def request_carrier(request: object) -> tuple[bool, Mapping[str, Any], Mapping[str, Any]] | None:
-    """(is_asgi, live source, copy for the core) of an environ, a scope or a framework
-    request object (Django, Flask/Werkzeug, Starlette), or None."""
+def request_carrier(request: object) -> tuple[bool, Mapping[str, Any], Captured] | None:
+    """(is_asgi, live source, raw values for the core) of an environ, a scope or a
+    framework request object (Django, Flask/Werkzeug, Starlette), or None."""
     scope = getattr(request, "scope", None)
     if isinstance(scope, Mapping) and scope.get("type") == "http":
-        return True, scope, dict(scope)
+        return True, scope, capture(True, scope)
     environ = getattr(request, "environ", None)
     if isinstance(environ, Mapping):
-        carrier = dict(environ)
+        captured = capture(False, environ)
         if hasattr(request, "path_info") and hasattr(request, "META"):
-            # Django overwrites PATH_INFO/SCRIPT_NAME with decoded text; the core reads
-            # WSGI's Latin-1 form (PEP 3333): turn the text back into its bytes.
-            for key in ("PATH_INFO", "SCRIPT_NAME"):
-                value = carrier.get(key)
-                if isinstance(value, str):
-                    carrier[key] = value.encode("utf-8", "surrogateescape").decode("latin-1")
-        return False, environ, carrier
+            captured = _undo_django_paths(captured)
+        return False, environ, captured
     if isinstance(request, Mapping):
         if request.get("type") == "http":
-            return True, request, dict(request)
+            return True, request, capture(True, request)
         if "REQUEST_METHOD" in request or "wsgi.version" in request:
-            return False, request, dict(request)
+            return False, request, capture(False, request)
     return None
+
+
+def _undo_django_paths(captured: Captured) -> Captured:
+    """Django overwrites PATH_INFO/SCRIPT_NAME with decoded text; the core reads WSGI's
+    Latin-1 form (PEP 3333): turn the text back into its bytes."""
+    values = list(captured)
+    for at in (PATH_INFO_AT, SCRIPT_NAME_AT):
+        value = values[at]
+        if isinstance(value, str) and not value.isascii():  # ASCII reads the same
+            values[at] = value.encode("utf-8", "surrogateescape").decode("latin-1")
+    return tuple(values)
 
 
 def _queue(kind: int, extra: object, request: object | None, caller: str) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from ._extract import CLIENT_HINTS, RequestData, read_request
+from ._extract import CLIENT_HINTS, Captured, RequestData, read_request
 from ._proxies import TrustedProxies
 
 __all__ = ["BATCH_PATHS", "EVENT", "HIT", "SESSION", "Encoder", "Item"]
@@ -27,9 +27,10 @@ HIT, EVENT, SESSION = 0, 1, 2
 BATCH_PATHS = ("/api/v1/hit/batch", "/api/v1/event/batch", "/api/v1/session/batch")
 KIND_NAMES = ("hit", "event", "session")
 
-# (kind, time, is_asgi, carrier, extra): built on the request path, so a plain tuple.
+# (kind, time, is_asgi, captured, extra): built on the request path, so a plain tuple;
+# captured: the request's raw values (``_extract.capture``).
 # extra: hit -> (title, tags) or None; event -> (name, meta, duration, non_interactive).
-Item = tuple[int, float, bool, Mapping[str, Any], Any]
+Item = tuple[int, float, bool, Captured, Any]
 
 # Substrings of lower-cased user agents that only bots, scripts, monitors and scanners send.
 BOT_TOKENS = (
@@ -112,8 +113,8 @@ class Encoder:
 
     def encode(self, item: Item) -> bytes | None:
         """The item's JSON, or None when it is filtered out."""
-        kind, epoch, is_asgi, carrier, extra = item
-        data = read_request(is_asgi, carrier, self.proxies)
+        kind, epoch, is_asgi, captured, extra = item
+        data = read_request(is_asgi, captured, self.proxies)
         reason = self.excluded(data)
         if reason is not None:
             logger.debug("not sending %s for %s: %s", KIND_NAMES[kind], data.url, reason)

@@ -208,7 +208,7 @@ class Tracker:
         if threading.current_thread() is self._thread:
             return False
         done = threading.Event()
-        self._inbox.append((MARKER, time.time(), False, {}, done))
+        self._inbox.append((MARKER, time.time(), False, (), done))
         if not self._running:
             self._start()
         self._wake.set()
@@ -285,7 +285,7 @@ class Tracker:
         for index, item in enumerate(batch):
             latest = max(latest, item[1])
             if item[0] == MARKER:
-                batch[index] = (MARKER, latest, False, {}, item[4])
+                batch[index] = (MARKER, latest, False, (), item[4])
         batch.sort(key=itemgetter(1))
         pending, encode = self._pending, self._encoder.encode
         for item in batch:

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from ._context import RequestState, _current
+from ._extract import capture
 from ._middleware import MiddlewareBase
 from ._rules import Rules
 from ._shutdown import stopping
@@ -59,7 +60,7 @@ class PirschMiddleware(MiddlewareBase[ASGIApp]):
             finally:
                 _current.reset(token)
             return
-        state = RequestState(tracker, scope, True, time.time(), dict(scope), True)
+        state = RequestState(tracker, scope, True, time.time(), capture(True, scope), True)
 
         async def observe(message: Message) -> None:
             if not state.decided and message["type"] == "http.response.start":

@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Any
 
 from ._context import RequestState, _current
+from ._extract import capture
 from ._middleware import MiddlewareBase
 from ._rules import Rules
 
@@ -47,7 +48,8 @@ class PirschMiddleware(MiddlewareBase[WSGIApp]):
                 return self.app(environ, start_response)
             finally:
                 _current.reset(token)
-        state = RequestState(tracker, environ, False, time.time(), environ.copy(), True)
+        state = RequestState(tracker, environ, False, time.time(), capture(False, environ),
+                             True)
 
         def observe(status: str, headers: list[tuple[str, str]],
                     exc_info: ExcInfo | None = None) -> Any:

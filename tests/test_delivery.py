@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from pirsch_middleware import keep_alive, set_tracker, track_event
+from pirsch_middleware._extract import capture
 from pirsch_middleware._payload import EVENT, HIT, SESSION, Item
 from pirsch_middleware._tracker import Tracker
 from pirsch_middleware.devserver import DevServer
@@ -30,7 +31,7 @@ def item(kind: int, n: int, at: float | None = None) -> Item:
     extra: Any = None
     if kind == EVENT:
         extra = (f"event {n}", {"n": n}, None, False)
-    return (kind, time.time() if at is None else at, False, environ, extra)
+    return (kind, time.time() if at is None else at, False, capture(False, environ), extra)
 
 
 def paths(items: list[dict[str, Any]]) -> list[str]:
