@@ -124,7 +124,11 @@ def capture(is_asgi: bool, request: Mapping[str, Any]) -> Captured:
 def _environ_headers(captured: Captured) -> dict[str, str]:
     headers: dict[str, str] = {}
     for name, value in zip(_HEADER_NAMES, captured, strict=False):  # headers come first
-        if isinstance(value, str):
+        if not value:
+            continue
+        if value.__class__ is str and len(value) <= MAX_HEADER and value.isascii():
+            headers[name] = value.strip()  # nearly always: the short way
+        elif isinstance(value, str):
             _add(headers, name, value)
     return headers
 
@@ -147,6 +151,7 @@ def _scope_headers(raw_headers: Any) -> dict[str, str]:
 
 
 _PLAIN = re.compile(rb"[A-Za-z0-9!$&'()*+,\-./:;=?@\[\]_~%]*")
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9!$&'()*+,\-./:;=@_~]+")  # the same, encoded or not
 
 
 def _wire(raw: bytes) -> str:
@@ -160,6 +165,9 @@ def _environ_path(script_name: Any, path_info: Any, raw_uri: Any) -> str:
     PATH_INFO (it keeps encodings such as %2F that PATH_INFO has lost); otherwise
     re-encode PATH_INFO, which PEP 3333 gives as decoded bytes in a Latin-1 string."""
     decoded = str(script_name or "") + str(path_info or "")
+    if decoded and _PLAIN_PATH.fullmatch(decoded) and (
+            not isinstance(raw_uri, str) or raw_uri.partition("?")[0] == decoded):
+        return decoded  # nearly always: the path as sent, with nothing to encode
     try:
         decoded_bytes = decoded.encode("latin-1")
     except UnicodeEncodeError:  # a server that decoded as UTF-8 against PEP 3333
@@ -225,7 +233,7 @@ def read_request(is_asgi: bool, captured: Captured,
         scheme = str(scheme or "http")
         server_host = f"{server_name or ''}:{server_port or ''}"
         path = _environ_path(script_name, path_info, raw_uri or request_uri)
-        query = _wire(str(query_string or "").encode("latin-1", "replace"))
+        query = _wire(str(query_string).encode("latin-1", "replace")) if query_string else ""
 
     forwarded_for = headers.get("x-forwarded-for")
     ip = proxies.client_ip(peer, forwarded_for, headers.get("forwarded"))
@@ -255,6 +263,9 @@ def _resolved_by_server(peer_ip: str | None, forwarded_for: str | None) -> bool:
 
 def _forwarded_host_scheme(headers: Mapping[str, str], host: str,
                            scheme: str) -> tuple[str, str]:
+    if "x-forwarded-host" not in headers and "x-forwarded-proto" not in headers \
+            and "forwarded" not in headers:
+        return host, scheme
     proto = _last(headers.get("x-forwarded-proto", "")).lower()
     fwd_host = _last(headers.get("x-forwarded-host", ""))
     if not (proto and fwd_host) and "forwarded" in headers:
