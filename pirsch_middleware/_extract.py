@@ -140,12 +140,20 @@ def _scope_headers(raw_headers: Any) -> dict[str, str]:
         try:
             raw_name, value = item
             name = names.get(raw_name)
-            if name is None and isinstance(raw_name, (bytes, bytearray)) \
-                    and not raw_name.islower():
+            if name is None:
+                if raw_name.__class__ is bytes and raw_name.islower():
+                    continue  # the usual case: a header we do not read
+                if not isinstance(raw_name, (bytes, bytearray)):
+                    continue
                 name = names.get(bytes(raw_name).lower())
+                if name is None:
+                    continue
         except (TypeError, ValueError):
             continue
-        if name is not None and isinstance(value, (bytes, bytearray)):
+        if value.__class__ is bytes and len(value) <= MAX_HEADER and value.isascii() \
+                and name not in headers:
+            headers[name] = value.decode("ascii").strip()  # nearly always: the short way
+        elif isinstance(value, (bytes, bytearray)):
             _add(headers, name, bytes(value))
     return headers
 
@@ -216,22 +224,20 @@ def read_request(is_asgi: bool, captured: Captured,
                  proxies: TrustedProxies) -> RequestData:
     """Read what ``capture`` kept of a WSGI environ (``is_asgi=False``) or an ASGI scope."""
     if is_asgi:
-        raw_headers, scheme, server, client, root_path, scope_path, raw_path, query_raw \
+        raw_headers, scheme, _, client, root_path, scope_path, raw_path, query_raw \
             = captured
         headers = _scope_headers(raw_headers)
         peer = str(client[0]) if client else None
         scheme = str(scheme or "http")
-        server_host = (f"{server[0]}:{server[1]}" if server and server[1] is not None
-                       else str(server[0]) if server else "")
         path = _scope_path(root_path, scope_path, raw_path)
-        query = _wire(bytes(query_raw)) if isinstance(query_raw, (bytes, bytearray)) else ""
+        query = _wire(bytes(query_raw)) if query_raw \
+            and isinstance(query_raw, (bytes, bytearray)) else ""
     else:
         headers = _environ_headers(captured)
-        (scheme, server_name, server_port, script_name, path_info, query_string, raw_uri,
+        (scheme, _, _, script_name, path_info, query_string, raw_uri,
          request_uri, remote_addr) = captured[_VARIABLES_AT:]
         peer = remote_addr or None
         scheme = str(scheme or "http")
-        server_host = f"{server_name or ''}:{server_port or ''}"
         path = _environ_path(script_name, path_info, raw_uri or request_uri)
         query = _wire(str(query_string).encode("latin-1", "replace")) if query_string else ""
 
@@ -242,11 +248,23 @@ def read_request(is_asgi: bool, captured: Captured,
     if proxies.is_trusted(peer_ip) or _resolved_by_server(peer_ip, forwarded_for):
         host, scheme = _forwarded_host_scheme(headers, host, scheme)
     scheme = scheme.lower() if scheme.lower() in DEFAULT_PORTS else "http"
-    netloc = _host(host, scheme) or _host(server_host.strip(":"), scheme) or "localhost"
+    netloc = _host(host, scheme) or _host(_server_host(is_asgi, captured), scheme) \
+        or "localhost"
     url = f"{scheme}://{netloc}{path}"
     if query and len(url) + len(query) < MAX_URL:
         url += "?" + query
     return RequestData(url=url[:MAX_URL], ip=ip, headers=headers)
+
+
+def _server_host(is_asgi: bool, captured: Captured) -> str:
+    """host[:port] the server listens on: for a request without a usable Host header."""
+    if is_asgi:
+        server = captured[2]
+        if not server:
+            return ""
+        return f"{server[0]}:{server[1]}" if server[1] is not None else str(server[0])
+    name, port = captured[_VARIABLES_AT + 1:_VARIABLES_AT + 3]
+    return f"{name or ''}:{port or ''}".strip(":")
 
 
 def _resolved_by_server(peer_ip: str | None, forwarded_for: str | None) -> bool:
