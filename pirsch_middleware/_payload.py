@@ -149,8 +149,8 @@ class Encoder:
         if title:
             parts += (',"title":', _string(str(title)[:512]))
         if tags:
-            parts += (',"tags":', _to_json({str(k): str(v) for k, v in tags.items()
-                                             if v is not None}))
+            parts += (',"tags":{', ",".join([f"{_string(str(k))}:{_string(str(v))}"
+                                             for k, v in tags.items() if v is not None]), "}")
 
     @staticmethod
     def _event(parts: list[str], name: str, meta: Mapping[str, object] | None,
