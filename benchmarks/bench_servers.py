@@ -1,19 +1,21 @@
 """Throughput of each example under its real server, bare and with Pirsch, side by side.
 
-    python benchmarks/bench_servers.py [--quick]
+    python benchmarks/bench_servers.py [--quick] [--only TEXT] [--rounds N]
 
 For each example two servers run at once on loopback, one worker each: one without
 credentials (the middleware then passes every request through untouched: the bare figure)
 and one tracking every request into a local receiver in another process. A Python load
 generator (raw sockets, keep-alive where the server offers it, a few connections) drives
-each in turn for a fixed time, in alternating rounds; the best round counts. On Linux the
+each in turn for a fixed time, in alternating rounds; the figures are medians over the
+rounds, and the ratio is the median of each round's tracked / bare ratio. On Linux the
 servers get a CPU of their own (``--no-pin`` to skip), so the load generator and the
 receiver, which a production server would not host, do not take the server's CPU time.
 
 Every request is a page view (``GET /pricing`` with a browser user agent), so "with
 Pirsch" includes queueing each hit, encoding it in the flusher thread and delivering it,
-all in the server's process. After the rounds, the receiver must have got one hit per
-request sent to the tracked server.
+all in the server's process. The server's CPU time is read from /proc per thread, so the
+cost shows split between the request path and the flusher. After the rounds, the receiver
+must have got one hit per request sent to the tracked server.
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ import contextlib
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -145,24 +148,48 @@ class Target:
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def cpu_seconds(group: int) -> float | None:
-    """CPU time (user + system, all threads) used so far by the processes of ``group``;
-    None where there is no /proc."""
-    ticks, found = 0, False
+@dataclass(frozen=True)
+class Cpu:
+    """CPU time (user + system) in seconds, split between each process's main thread (the
+    request path: gunicorn's sync worker, uvicorn's event loop) and its other threads (the
+    flusher; thread pools such as the one Django's ASGI handler runs sync views in)."""
+
+    main: float = 0.0
+    other: float = 0.0
+
+    def __sub__(self, before: Cpu) -> Cpu:
+        return Cpu(self.main - before.main, self.other - before.other)
+
+
+def cpu_seconds(group: int) -> Cpu | None:
+    """CPU time used so far by the processes of ``group`` (master and workers); None where
+    there is no /proc."""
+    main = other = 0
+    found = False
     try:
-        entries = [entry.name for entry in os.scandir("/proc") if entry.name.isdigit()]
+        pids = [entry.name for entry in os.scandir("/proc") if entry.name.isdigit()]
     except OSError:
         return None
-    for pid in entries:
+    for pid in pids:
         try:
-            stat = Path(f"/proc/{pid}/stat").read_bytes()
+            if int(_stat(Path(f"/proc/{pid}/stat"))[2]) != group:  # state, ppid, pgrp...
+                continue
+            for task in os.scandir(f"/proc/{pid}/task"):
+                fields = _stat(Path(task.path) / "stat")
+                ticks = int(fields[11]) + int(fields[12])  # utime, stime
+                if task.name == pid:
+                    main += ticks
+                else:
+                    other += ticks
+            found = True
         except OSError:
             continue
-        fields = stat.rsplit(b")", 1)[1].split()  # after "pid (comm)": state, ppid, pgrp...
-        if int(fields[2]) == group:
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-            found = True
-    return ticks / CLOCK_TICKS if found else None
+    return Cpu(main / CLOCK_TICKS, other / CLOCK_TICKS) if found else None
+
+
+def _stat(path: Path) -> list[bytes]:
+    """The fields of a /proc stat file after "pid (comm)"."""
+    return path.read_bytes().rsplit(b")", 1)[1].split()
 
 
 @contextlib.contextmanager
@@ -279,8 +306,8 @@ def load(port: int, connections: int, seconds: float, max_requests: int) -> tupl
 
 @dataclass
 class Variant:
-    rps: float = 0.0  # best round
-    cpu_us: float | None = None  # server CPU time per request, best round
+    rps: list[float] = field(default_factory=list)  # one per round
+    cpu: list[Cpu] = field(default_factory=list)  # CPU time per request, one per round
     sent: int = 0  # requests answered, warm-up included
 
     def run(self, target: Target, connections: int, seconds: float,
@@ -289,11 +316,17 @@ class Variant:
         count, rps = load(target.port, connections, seconds, max_requests)
         cpu_after = cpu_seconds(target.group)
         self.sent += count
-        self.rps = max(self.rps, rps)
+        self.rps.append(rps)
         if cpu_before is not None and cpu_after is not None and count:
-            per_request = (cpu_after - cpu_before) / count * 1e6
-            self.cpu_us = per_request if self.cpu_us is None else min(self.cpu_us,
-                                                                       per_request)
+            used = cpu_after - cpu_before
+            self.cpu.append(Cpu(used.main / count * 1e6, used.other / count * 1e6))
+
+    def cpu_us(self, part: str = "") -> float | None:
+        """Median CPU µs per request: all of it, or only ``main`` or ``other`` threads."""
+        if not self.cpu:
+            return None
+        return statistics.median(
+            getattr(c, part) if part else c.main + c.other for c in self.cpu)
 
 
 @dataclass
@@ -302,6 +335,17 @@ class Row:
     bare: Variant
     tracked: Variant
     delivered: int  # hits the receiver got from the tracked server
+
+    @property
+    def ratio(self) -> float:
+        """Median over the rounds of tracked / bare requests per second. Each round runs
+        the two back to back, so a slow patch of the machine hits both alike."""
+        return statistics.median(t / b for t, b in zip(self.tracked.rps, self.bare.rps,
+                                                        strict=True))
+
+    def added(self, part: str) -> float | None:
+        tracked, bare = self.tracked.cpu_us(part), self.bare.cpu_us(part)
+        return None if tracked is None or bare is None else tracked - bare
 
 
 def measure(spec: ServerSpec, receiver: Receiver, rounds: int, seconds: float,
@@ -322,8 +366,8 @@ def measure(spec: ServerSpec, receiver: Receiver, rounds: int, seconds: float,
     return Row(spec.label, bare, tracked, delivered)
 
 
-def _cpu(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f}"
+def _us(value: float | None, sign: str = "") -> str:
+    return "-" if value is None else f"{value:{sign},.0f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -331,36 +375,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one short round (CI smoke)")
     parser.add_argument("--only", metavar="TEXT", default="",
                         help="only the servers whose label contains TEXT (e.g. flask)")
+    parser.add_argument("--rounds", type=int, default=7, help="rounds per server (7)")
     parser.add_argument("--no-pin", action="store_true",
                         help="let the OS schedule servers, load generator and receiver")
     args = parser.parse_args(argv)
     servers = [spec for spec in SERVERS if args.only in spec.label]
     pinning = "not pinned (--no-pin)" if args.no_pin else pin_cpus()
-    rounds, seconds, max_requests = (1, 1.0, 20_000) if args.quick else (3, 3.0, 100_000)
+    rounds, seconds, max_requests = (1, 1.0, 20_000) if args.quick \
+        else (max(1, args.rounds), 2.0, 100_000)
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {pinning}\n"
           f"{rounds} round(s) of {seconds:.0f} s per server and variant, GET {PATH} "
-          f"(a tracked page view)\n")
-    print(f"{'server':24} {'bare rps':>9} {'with Pirsch':>12} {'ratio':>6}   "
-          f"{'CPU µs/request':>16} {'ratio':>6}  delivered")
+          f"(a tracked page view); medians\n")
+    print(f"{'':24} {'requests/s':^26}   {'CPU µs per request':^32}")
+    print(f"{'server':24} {'bare':>8} {'with Pirsch':>11} {'ratio':>5}   {'bare':>5} "
+          f"{'with':>5} {'added':>6} {'request':>7} {'flusher':>7}  delivered")
     receiver = Receiver()
     ok = True
     try:
         for spec in servers:
             row = measure(spec, receiver, rounds, seconds, max_requests)
             bare, tracked = row.bare, row.tracked
-            cpu_ratio = "-" if bare.cpu_us is None or tracked.cpu_us is None \
-                else f"{bare.cpu_us / tracked.cpu_us:6.2f}"
             ok = ok and row.delivered == tracked.sent
-            print(f"{row.label:24} {bare.rps:9,.0f} {tracked.rps:12,.0f} "
-                  f"{tracked.rps / bare.rps:6.2f}   {_cpu(bare.cpu_us):>7} -> "
-                  f"{_cpu(tracked.cpu_us):>6} {cpu_ratio:>6}  "
+            print(f"{row.label:24} {statistics.median(bare.rps):8,.0f} "
+                  f"{statistics.median(tracked.rps):11,.0f} {row.ratio:5.2f}   "
+                  f"{_us(bare.cpu_us()):>5} {_us(tracked.cpu_us()):>5} "
+                  f"{_us(row.added(''), '+'):>6} {_us(row.added('main'), '+'):>7} "
+                  f"{_us(row.added('other'), '+'):>7}  "
                   f"{row.delivered:,}/{tracked.sent:,} hits", flush=True)
     finally:
         receiver.close()
-    print("\nratio: with Pirsch / bare, target >= 0.95. CPU µs/request: the server's CPU "
-          "time (all processes and\nthreads: request path, flusher, delivery) per request; "
-          "its ratio is bare / with Pirsch. Every\nrequest to the tracked server must "
-          "arrive at the receiver as one hit.")
+    print("\nratio: with Pirsch / bare (median of the rounds' ratios), target >= 0.95. CPU: "
+          "the server's CPU\ntime per request, all processes and threads; added: with "
+          "Pirsch - bare, split into the\nrequest threads (the middleware's request path) and "
+          "the other threads (the flusher: reading,\nencoding, delivering). Every request "
+          "to the tracked server must arrive at the receiver as one hit.")
     return 0 if ok else 1
 
 
