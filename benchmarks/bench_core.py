@@ -4,8 +4,10 @@
    wrapped in the Pirsch middleware, for a tracked page view and an untracked request.
    The flusher is parked (a long flush interval) so only the request path is timed.
 2. Enqueue: ``Tracker.put`` against a bare ``deque.append`` of the same tuple.
-3. Memory per queued hit: raw (as queued) and encoded (as held through an outage).
-4. Delivery: hits/s from ``put`` to accepted by a local receiver in another process,
+3. Flusher: reading and encoding one queued hit (WSGI and ASGI), against json.dumps of
+   the finished payload dict alone.
+4. Memory per queued hit: raw (as queued) and encoded (as held through an outage).
+5. Delivery: hits/s from ``put`` to accepted by a local receiver in another process,
    against one synchronous POST per hit to the same receiver.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import statistics
 import subprocess
 import sys
@@ -178,6 +181,32 @@ def bench_enqueue(n: int, rounds: int) -> tuple[float, float]:
     return result
 
 
+def bench_encode(n: int, rounds: int) -> list[tuple[str, float, float]]:
+    """Per item: Encoder.encode (read URL/IP/headers, filter, JSON) of a queued WSGI and
+    ASGI hit, and json.dumps of the payload it produces (the baseline: formatting alone)."""
+    encoder = Tracker(access_key="pa_bench", base_url="http://127.0.0.1:9", environ={},
+                      flush_interval=3600)._encoder
+    rows = []
+    for label, is_asgi, request in (("WSGI", False, environ("/pricing")),
+                                    ("ASGI", True, scope("/pricing"))):
+        item: Item = (HIT, time.time(), is_asgi, capture(is_asgi, request), None)
+        encoded = encoder.encode(item)
+        assert encoded is not None
+        payload = json.loads(encoded)
+
+        def encode(count: int, item: Item = item) -> None:
+            for _ in range(count):
+                encoder.encode(item)
+
+        def dumps(count: int, payload: dict[str, Any] = payload) -> None:
+            for _ in range(count):
+                json.dumps(payload).encode()
+
+        rows.append((f"{label} hit", per_call(dumps, n, rounds, lambda: None),
+                     per_call(encode, n, rounds, lambda: None)))
+    return rows
+
+
 def bench_memory(n: int) -> tuple[float, float]:
     tracker = Tracker(access_key="pa_bench", base_url="http://127.0.0.1:9", environ={},
                       flush_interval=3600, batch_size=10**7, max_queue=10**7)
@@ -192,7 +221,7 @@ def bench_memory(n: int) -> tuple[float, float]:
     del envs
     gc.collect()
     before = tracemalloc.get_traced_memory()[0]
-    tracker._drain()  # what the flusher does first: encode, release the environ copies
+    tracker._drain()  # what the flusher does first: encode, release the captured values
     gc.collect()
     after = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
@@ -259,6 +288,10 @@ def main(argv: list[str] | None = None) -> int:
     plain, put = bench_enqueue(n, rounds)
     print(f"\nenqueue: Tracker.put {put:.3f} µs, deque.append {plain:.3f} µs "
           f"(ratio {put / plain:.2f})")
+    print(f"\n{'flusher, per queued hit':32} {'json.dumps':>9} {'read+encode':>12} "
+          f"{'ratio':>6}")
+    for label, baseline, ours in bench_encode(n, rounds):
+        print(f"{label:32} {baseline:9.2f} {ours:12.2f} {ours / baseline:6.2f}")
     raw, encoded = bench_memory(min(n, 10_000))
     print(f"memory per queued hit: {raw:.0f} B as queued, {encoded:.0f} B once encoded")
     batched, one_by_one = bench_delivery(hits)
