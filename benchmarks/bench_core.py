@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     for label, baseline, ours in bench_encode(n, rounds):
         print(f"{label:32} {baseline:9.2f} {ours:12.2f} {ours / baseline:6.2f}")
     raw, encoded = bench_memory(min(n, 10_000))
-    print(f"memory per queued hit: {raw:.0f} B as queued, {encoded:.0f} B once encoded")
+    print(f"\nmemory per queued hit: {raw:.0f} B as queued, {encoded:.0f} B once encoded")
     batched, one_by_one = bench_delivery(hits)
     print(f"delivery to a local receiver: {batched:,.0f} hits/s batched, "
           f"{one_by_one:,.0f} hits/s one POST per hit (ratio {batched / one_by_one:.1f})")

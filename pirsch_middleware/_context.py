@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from ._extract import PATH_INFO_AT, SCRIPT_NAME_AT, Captured, capture
 from ._payload import EVENT, HIT, SESSION, Item
-from ._tracker import Tracker, get_tracker
+from ._tracker import Tracker, get_tracker, tracking_off
 
 __all__ = [
     "RequestState", "current_request", "dont_track", "keep_alive", "set_tags", "set_title",
@@ -129,8 +129,9 @@ def _queue(kind: int, extra: object, request: object | None, caller: str) -> Non
             tracker.put((kind, time.time(), found[0], found[2], extra))
         return
     if state is None:
-        logger.warning("%s called outside a request handled by a Pirsch middleware and "
-                       "without request=...; nothing tracked", caller)
+        if not tracking_off():  # when it is off, the tracker said so once, at start-up
+            logger.warning("%s called outside a request handled by a Pirsch middleware "
+                           "and without request=...; nothing tracked", caller)
         return
     state.add(kind, extra)
 
@@ -183,7 +184,7 @@ def keep_alive(*, request: object | None = None) -> None:
 
 def _state_for(caller: str) -> RequestState | None:
     state = _current.get()
-    if state is None:
+    if state is None and not tracking_off():
         logger.warning("%s called outside a request handled by a Pirsch middleware; ignored",
                        caller)
     return state

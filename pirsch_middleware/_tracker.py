@@ -42,6 +42,7 @@ REJECTED_STATUSES = frozenset({400, 413, 422})
 _SENT, _REJECTED, _RETRY = 0, 1, 2
 
 _trackers: weakref.WeakSet[Tracker] = weakref.WeakSet()
+_made = [False, False]  # [a tracker with tracking off was made, one with tracking on]
 _default: Tracker | None = None
 _by_options: dict[Any, Tracker] = {}
 _default_lock = threading.Lock()
@@ -102,6 +103,7 @@ class Tracker:
         }
         self.options = TrackerOptions.build(options, environ)
         self.enabled = self.options.credentials.configured
+        _made[self.enabled] = True
         if not self.enabled:
             logger.warning(
                 "Pirsch tracking is off: no credentials. Set PIRSCH_ACCESS_KEY (or "
@@ -467,6 +469,13 @@ def _close_at_exit() -> None:
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
 atexit.register(_close_at_exit)
+
+
+def tracking_off() -> bool:
+    """True when trackers were made in this process and all of them have tracking off:
+    then ``track_event``, ``set_title``... outside a tracked request are expected (the
+    middleware passes requests through untouched) and not worth a warning each."""
+    return _made[False] and not _made[True]
 
 
 def get_tracker() -> Tracker:

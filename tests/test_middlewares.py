@@ -15,7 +15,7 @@ import httpx
 import pytest
 import uvicorn
 
-from pirsch_middleware import track_event
+from pirsch_middleware import Tracker, _tracker, set_tags, set_title, track_event
 from pirsch_middleware.asgi import PirschMiddleware as ASGIMiddleware
 from pirsch_middleware.devserver import DevServer
 from pirsch_middleware.wsgi import PirschMiddleware as WSGIMiddleware
@@ -68,6 +68,34 @@ def test_wsgi_app_raising_still_sends_its_events(make_tracker: TrackerFactory,
         run_wsgi(WSGIMiddleware(app, tracker=tracker), Case("x").environ())
     assert tracker.flush(5)
     assert [r.kind for r in receiver.received] == ["event"]
+
+
+def test_views_of_an_app_with_tracking_off_stay_quiet(monkeypatch: pytest.MonkeyPatch,
+                                                       caplog: pytest.LogCaptureFixture,
+                                                       ) -> None:
+    """Without credentials the middleware passes requests through; the views' own
+    set_title/set_tags/track_event calls then must not log a warning on every request
+    (the tracker said once, at start-up, that tracking is off)."""
+    monkeypatch.setattr(_tracker, "_made", [False, False])  # as in a fresh process
+
+    def view(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        set_title("Pricing")
+        set_tags(section="pricing")
+        track_event("Viewed")
+        start_response("200 OK", [("Content-Type", "text/html")])
+        return [b"<p>"]
+
+    with caplog.at_level("WARNING", logger="pirsch_middleware"):
+        app = WSGIMiddleware(view, tracker=Tracker(environ={}))
+        assert "tracking is off" in caplog.text
+        caplog.clear()
+        for _ in range(3):
+            assert run_wsgi(app, Case("x").environ())[0] == "200 OK"
+    assert caplog.text == ""
+    # Once a tracker with tracking on exists, such calls outside a request are mistakes.
+    Tracker(access_key="pa_x", base_url="http://127.0.0.1:9", environ={}).close(0)
+    set_title("Pricing")
+    assert "outside a request" in caplog.text
 
 
 def test_asgi_streaming_is_passed_through(make_tracker: TrackerFactory) -> None:
