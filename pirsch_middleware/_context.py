@@ -108,10 +108,14 @@ def request_carrier(request: object) -> tuple[bool, Mapping[str, Any], Captured]
 def _undo_django_paths(captured: Captured) -> Captured:
     """Django overwrites PATH_INFO/SCRIPT_NAME with decoded text; the core reads WSGI's
     Latin-1 form (PEP 3333): turn the text back into its bytes."""
+    path, script = captured[PATH_INFO_AT], captured[SCRIPT_NAME_AT]
+    if (not isinstance(path, str) or path.isascii()) \
+            and (not isinstance(script, str) or script.isascii()):
+        return captured  # nearly always: ASCII reads the same either way
     values = list(captured)
     for at in (PATH_INFO_AT, SCRIPT_NAME_AT):
         value = values[at]
-        if isinstance(value, str) and not value.isascii():  # ASCII reads the same
+        if isinstance(value, str):
             values[at] = value.encode("utf-8", "surrogateescape").decode("latin-1")
     return tuple(values)
 
