@@ -112,13 +112,19 @@ SCRIPT_NAME_AT = ENVIRON_FIELDS.index("SCRIPT_NAME")
 PATH_INFO_AT = ENVIRON_FIELDS.index("PATH_INFO")
 SCOPE_FIELDS = ("headers", "scheme", "server", "client", "root_path", "path", "raw_path",
                 "query_string")
+_SCOPE_REST = SCOPE_FIELDS[1:]
 # ASGI header names are lower-case bytes (the spec says so; servers comply).
 _SCOPE_NAMES = {name.encode("latin-1"): name for name in WANTED}
 
 
 def capture(is_asgi: bool, request: Mapping[str, Any]) -> Captured:
     """The raw values of a WSGI environ or an ASGI scope that ``read_request`` reads."""
-    return tuple(map(request.get, SCOPE_FIELDS if is_asgi else ENVIRON_FIELDS))
+    if is_asgi:
+        headers = request.get("headers")
+        if headers.__class__ is list:  # the server's own list: a tuple of it leaves the GC
+            headers = tuple(headers)  # alone, and later changes to the list do not show
+        return (headers, *map(request.get, _SCOPE_REST))
+    return tuple(map(request.get, ENVIRON_FIELDS))
 
 
 def _environ_headers(captured: Captured) -> dict[str, str]:
