@@ -1,10 +1,13 @@
 """Throughput of each example under its real server, bare and with Pirsch, side by side.
 
-    python benchmarks/bench_servers.py [--quick] [--only TEXT] [--rounds N]
+    python benchmarks/bench_servers.py [--quick] [--only TEXT] [--rounds N] [--stages]
+                                       [--strict-receiver]
 
 For each example two servers run at once on loopback, one worker each: one without
 credentials (the middleware then passes every request through untouched: the bare figure)
-and one tracking every request into a local receiver in another process. A Python load
+and one tracking every request into a local receiver in another process: by default one
+that parses each batch and counts its hits (``--strict-receiver``: the package's DevServer,
+which checks every field, at a CPU cost that slows the load generator beside it). A Python load
 generator (raw sockets, keep-alive where the server offers it, a few connections) drives
 each in turn for a fixed time, in alternating rounds; the figures are medians over the
 rounds, and the ratio is the median of each round's tracked / bare ratio. On Linux the
@@ -31,7 +34,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +52,37 @@ with DevServer(access_key=sys.argv[1]) as server:
     print(server.base_url, flush=True)
     for _ in sys.stdin:
         print(len(server.hits), flush=True)
+"""
+# The default: a receiver that only checks the key, parses each batch and counts its items.
+# The DevServer checks every field of every hit, and that work, on the CPU the load
+# generator uses, slows the load generator: the tracked server is then under-loaded, and
+# spends more CPU per request waking up for each one. Pirsch runs on other machines.
+SINK = """
+import json, sys, threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+count, lock = 0, threading.Lock()
+class Sink(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        global count
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        items = None
+        if self.headers.get("Authorization") == "Bearer " + sys.argv[1] \\
+                and self.path.endswith("/batch"):
+            items = json.loads(body)
+        if isinstance(items, list):
+            with lock:
+                count += len(items)
+        self.send_response(200 if isinstance(items, list) else 400)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+server = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+print(f"http://127.0.0.1:{server.server_port}", flush=True)
+for _ in sys.stdin:
+    print(count, flush=True)
 """
 
 
@@ -96,8 +130,9 @@ def free_port() -> int:
 class Receiver:
     """The loopback receiver in a subprocess."""
 
-    def __init__(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-c", RECEIVER, ACCESS_KEY],
+    def __init__(self, strict: bool = False) -> None:
+        program = RECEIVER if strict else SINK
+        self.process = subprocess.Popen([sys.executable, "-c", program, ACCESS_KEY],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         text=True, cwd=ROOT)
         assert self.process.stdout is not None
@@ -193,11 +228,17 @@ def _stat(path: Path) -> list[bytes]:
 
 
 @contextlib.contextmanager
-def server(spec: ServerSpec, receiver: Receiver | None) -> Iterator[Target]:
+def server(spec: ServerSpec, receiver: Receiver | None,
+           stage: str | None = None) -> Iterator[Target]:
     """The example under its server on a free port; tracked into ``receiver`` if given,
-    else without credentials (passed through)."""
+    else without credentials (passed through). With ``stage``, hits go only that far
+    (see ``stages_app``)."""
     env = {key: value for key, value in os.environ.items()
            if not key.startswith("PIRSCH_") and key != "DJANGO_SETTINGS_MODULE"}
+    if stage is not None:
+        target = spec.target if ":" in spec.target else spec.target + ":application"
+        env.update(BENCH_APP=target, BENCH_STAGE=stage)
+        spec = replace(spec, target="benchmarks.stages_app:app")
     if receiver is not None:
         env.update(PIRSCH_BASE_URL=receiver.base_url, PIRSCH_ACCESS_KEY=ACCESS_KEY)
     port = free_port()
@@ -366,6 +407,38 @@ def measure(spec: ServerSpec, receiver: Receiver, rounds: int, seconds: float,
     return Row(spec.label, bare, tracked, delivered)
 
 
+STAGES = ("request", "queue", "encode", "deliver")
+STAGE_NOTES = {"request": "request path only: hits dropped when queued",
+               "queue": "+ queued, drained by the flusher unread",
+               "encode": "+ read and encoded, not sent",
+               "deliver": "+ delivered: everything"}
+
+
+def measure_stages(spec: ServerSpec, receiver: Receiver, rounds: int, seconds: float,
+                   max_requests: int) -> None:
+    """Bare and the four stages of one example side by side, in alternating rounds."""
+    variants = {name: Variant() for name in ("bare", *STAGES)}
+    with contextlib.ExitStack() as stack:
+        targets = {"bare": stack.enter_context(server(spec, None))}
+        for stage in STAGES:
+            targets[stage] = stack.enter_context(server(spec, receiver, stage))
+        for target in targets.values():
+            load(target.port, spec.connections, min(0.3, seconds), max_requests)
+        for _ in range(rounds):
+            for name, target in targets.items():
+                variants[name].run(target, spec.connections, seconds, max_requests)
+    bare = variants["bare"]
+    print(f"\n{spec.label}, CPU µs per request (medians of {rounds} rounds)")
+    print(f"{'stage':9} {'rps':>7} {'CPU':>5} {'added':>6} {'request':>7} {'flusher':>7}")
+    for name, variant in variants.items():
+        row = Row(spec.label, bare, variant, 0)
+        added = [_us(row.added(part), "+") for part in ("", "main", "other")] \
+            if name != "bare" else ["", "", ""]
+        print(f"{name:9} {statistics.median(variant.rps):7,.0f} {_us(variant.cpu_us()):>5} "
+              f"{added[0]:>6} {added[1]:>7} {added[2]:>7}  {STAGE_NOTES.get(name, '')}",
+              flush=True)
+
+
 def _us(value: float | None, sign: str = "") -> str:
     return "-" if value is None else f"{value:{sign},.0f}"
 
@@ -376,6 +449,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", metavar="TEXT", default="",
                         help="only the servers whose label contains TEXT (e.g. flask)")
     parser.add_argument("--rounds", type=int, default=7, help="rounds per server (7)")
+    parser.add_argument("--stages", action="store_true",
+                        help="instead: where a hit's cost goes, stage by stage")
+    parser.add_argument("--strict-receiver", action="store_true",
+                        help="deliver to the checking DevServer instead of a counting sink")
     parser.add_argument("--no-pin", action="store_true",
                         help="let the OS schedule servers, load generator and receiver")
     args = parser.parse_args(argv)
@@ -383,13 +460,24 @@ def main(argv: list[str] | None = None) -> int:
     pinning = "not pinned (--no-pin)" if args.no_pin else pin_cpus()
     rounds, seconds, max_requests = (1, 1.0, 20_000) if args.quick \
         else (max(1, args.rounds), 2.0, 100_000)
+    if args.stages:
+        print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {pinning}")
+        receiver = Receiver(args.strict_receiver)
+        try:
+            for spec in servers:
+                measure_stages(spec, receiver, rounds, seconds, max_requests)
+        finally:
+            receiver.close()
+        print("\nadded: CPU time per request over bare, split into the request threads and "
+              "the flusher thread.\nEach stage includes the ones above it.")
+        return 0
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {pinning}\n"
           f"{rounds} round(s) of {seconds:.0f} s per server and variant, GET {PATH} "
           f"(a tracked page view); medians\n")
     print(f"{'':24} {'requests/s':^26}   {'CPU µs per request':^32}")
     print(f"{'server':24} {'bare':>8} {'with Pirsch':>11} {'ratio':>5}   {'bare':>5} "
           f"{'with':>5} {'added':>6} {'request':>7} {'flusher':>7}  delivered")
-    receiver = Receiver()
+    receiver = Receiver(args.strict_receiver)
     ok = True
     try:
         for spec in servers:
