@@ -230,7 +230,7 @@ def read_request(is_asgi: bool, captured: Captured,
                  proxies: TrustedProxies) -> RequestData:
     """Read what ``capture`` kept of a WSGI environ (``is_asgi=False``) or an ASGI scope."""
     if is_asgi:
-        raw_headers, scheme, _, client, root_path, scope_path, raw_path, query_raw \
+        raw_headers, scheme, listen, client, root_path, scope_path, raw_path, query_raw \
             = captured
         headers = _scope_headers(raw_headers)
         peer = str(client[0]) if client else None
@@ -240,8 +240,9 @@ def read_request(is_asgi: bool, captured: Captured,
             and isinstance(query_raw, (bytes, bytearray)) else ""
     else:
         headers = _environ_headers(captured)
-        (scheme, _, _, script_name, path_info, query_string, raw_uri,
+        (scheme, server_name, server_port, script_name, path_info, query_string, raw_uri,
          request_uri, remote_addr) = captured[_VARIABLES_AT:]
+        listen = (server_name, server_port)
         peer = remote_addr or None
         scheme = str(scheme or "http")
         path = _environ_path(script_name, path_info, raw_uri or request_uri)
@@ -254,23 +255,21 @@ def read_request(is_asgi: bool, captured: Captured,
     if proxies.is_trusted(peer_ip) or _resolved_by_server(peer_ip, forwarded_for):
         host, scheme = _forwarded_host_scheme(headers, host, scheme)
     scheme = scheme.lower() if scheme.lower() in DEFAULT_PORTS else "http"
-    netloc = _host(host, scheme) or _host(_server_host(is_asgi, captured), scheme) \
-        or "localhost"
+    netloc = _host(host, scheme) or _host(_server_host(listen), scheme) or "localhost"
     url = f"{scheme}://{netloc}{path}"
     if query and len(url) + len(query) < MAX_URL:
         url += "?" + query
     return RequestData(url=url[:MAX_URL], ip=ip, headers=headers)
 
 
-def _server_host(is_asgi: bool, captured: Captured) -> str:
-    """host[:port] the server listens on: for a request without a usable Host header."""
-    if is_asgi:
-        server = captured[2]
-        if not server:
-            return ""
-        return f"{server[0]}:{server[1]}" if server[1] is not None else str(server[0])
-    name, port = captured[_VARIABLES_AT + 1:_VARIABLES_AT + 3]
-    return f"{name or ''}:{port or ''}".strip(":")
+def _server_host(listen: Any) -> str:
+    """host[:port] the server listens on (the scope's ``server``, or the environ's
+    SERVER_NAME and SERVER_PORT): for a request without a usable Host header. Formatted
+    only then."""
+    if not listen:
+        return ""
+    name, port = listen[0], listen[1]
+    return f"{name or ''}:{port}".strip(":") if port not in (None, "") else str(name or "")
 
 
 def _resolved_by_server(peer_ip: str | None, forwarded_for: str | None) -> bool:
