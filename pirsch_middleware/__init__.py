@@ -15,8 +15,10 @@ from ._client import AsyncClient, Client
 from ._context import dont_track, keep_alive, set_tags, set_title, skip_tracking, track_event
 from ._errors import APIError, PirschError
 from ._proxies import TrustedProxies
+from ._registry import get_tracker, set_tracker
 from ._rules import PageView
-from ._tracker import VERSION, Tracker, TrackerStats, get_tracker, set_tracker
+from ._tracker import Tracker, TrackerStats
+from ._version import VERSION
 
 __version__ = VERSION
 

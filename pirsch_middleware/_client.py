@@ -18,7 +18,7 @@ from ._auth import API_PREFIX, DEFAULT_BASE_URL, Credentials, PirschAuth, normal
 from ._config import DEFAULT_TIMEOUT, env_value
 from ._errors import APIError, PirschError
 from ._filter import Filter
-from ._tracker import VERSION
+from ._version import VERSION
 from .statistics import FilterOptions, Statistics, _Route
 
 __all__ = ["AsyncClient", "BaseClient", "Client"]

@@ -17,8 +17,9 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from ._extract import PATH_INFO_AT, SCRIPT_NAME_AT, Captured, capture
-from ._payload import EVENT, HIT, SESSION, Item
-from ._tracker import Tracker, get_tracker, tracking_off
+from ._items import EVENT, HIT, SESSION, Item
+from ._registry import get_tracker, tracking_off
+from ._tracker import Tracker
 
 __all__ = [
     "RequestState", "current_request", "dont_track", "keep_alive", "set_tags", "set_title",

@@ -10,9 +10,10 @@ from typing import Any, Generic, TypeVar
 import httpx
 
 from ._proxies import TrustedProxies
+from ._registry import resolve_tracker
 from ._rules import DEFAULT_CONTENT_TYPES, PageView, Rules
 from ._shutdown import install_signal_flush
-from ._tracker import Tracker, resolve_tracker
+from ._tracker import Tracker
 
 __all__ = ["MiddlewareBase"]
 

@@ -8,29 +8,18 @@ metadata are formatted and encoded.
 from __future__ import annotations
 
 import json
-import logging
 import math
 import re
 import time
 from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import Any
 
-from ._extract import CLIENT_HINTS, Captured, RequestData, read_request
+from ._extract import CLIENT_HINTS, RequestData, read_request
+from ._items import EVENT, HIT, KIND_NAMES, SESSION, Item
+from ._logs import logger
 from ._proxies import TrustedProxies
 
-__all__ = ["BATCH_PATHS", "EVENT", "HIT", "SESSION", "Encoder", "Item"]
-
-logger = logging.getLogger("pirsch_middleware")
-
-HIT, EVENT, SESSION = 0, 1, 2
-BATCH_PATHS = ("/api/v1/hit/batch", "/api/v1/event/batch", "/api/v1/session/batch")
-KIND_NAMES = ("hit", "event", "session")
-
-# (kind, time, is_asgi, captured, extra): built on the request path, so a plain tuple;
-# captured: the request's raw values (``_extract.capture``).
-# extra: hit -> (title, tags) or None; event -> (name, meta, duration, non_interactive).
-Item = tuple[int, float, bool, Captured, Any]
+__all__ = ["Encoder"]
 
 # Substrings of lower-cased user agents that only bots, scripts, monitors and scanners send.
 BOT_TOKENS = (

@@ -1,64 +1,75 @@
-"""The tracker: an in-process FIFO of hits, events and keep-alives, and the background
-thread that delivers it to Pirsch in order.
+"""The tracker: an in-process buffer of hits, events and keep-alives, and the background
+thread that hands them to the delivery policy (``_delivery``).
 
 The request path calls ``Tracker.put`` only: a ``deque.append`` of a tuple of raw values,
 no lock, no I/O, no formatting. The flusher thread drains that inbox, encodes each item
-(``_payload``) and sends consecutive runs of one kind to that kind's batch endpoint.
+(``_payload``) into one queue per kind kept in time order, and sends what is pending as
+full batches per kind: hits, then events, then keep-alives. A request's hit is queued
+before its events, so it is never sent after them.
+
+``max_queue`` bounds what is held (queued and not yet settled) at every instant: each
+accepted item takes a token from a pool of that size and gives it back once it is sent,
+rejected or filtered. ``deque.pop`` is atomic, so concurrent requests never overfill it.
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
-import os
-import random
-import sys
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import repeat
 from operator import itemgetter
-from typing import Any
 
 import httpx
 
-from ._auth import PirschAuth
+from . import _registry
 from ._config import TrackerOptions
-from ._errors import APIError, parse_error_body
-from ._payload import BATCH_PATHS, KIND_NAMES, Encoder, Item
+from ._delivery import Delivery, Outcome
+from ._items import KIND_NAMES, KINDS, Item
+from ._logs import Throttle, logger
+from ._payload import Encoder
 from ._proxies import TrustedProxies
+from ._registry import get_tracker, set_tracker
+from ._version import VERSION
 
-__all__ = ["Tracker", "TrackerStats", "get_tracker", "resolve_tracker", "set_tracker"]
+__all__ = ["VERSION", "Tracker", "TrackerStats", "get_tracker", "set_tracker"]
 
-logger = logging.getLogger("pirsch_middleware")
-
-VERSION = "0.1.0"
-MARKER = -1  # a flush request travelling through the FIFO: (MARKER, time, event, None, None)
-WARN_EVERY = 60.0  # seconds between repeated warnings of one kind
-MAX_RETRY_AFTER = 600.0
-REJECTED_STATUSES = frozenset({400, 413, 422})
-_SENT, _REJECTED, _RETRY = 0, 1, 2
-
-_trackers: weakref.WeakSet[Tracker] = weakref.WeakSet()
-_made = [False, False]  # [a tracker with tracking off was made, one with tracking on]
-_default: Tracker | None = None
-_by_options: dict[Any, Tracker] = {}
-_default_lock = threading.Lock()
+MARKER = -1  # a flush() waiting in the inbox: (MARKER, time, False, (), waiter)
+_by_time = itemgetter(1)
 
 
 @dataclass(frozen=True)
 class TrackerStats:
-    """A snapshot of a tracker's counters (see ``Tracker.stats``)."""
+    """A snapshot of a tracker's counters (see ``Tracker.stats``).
 
-    queued: int  # accepted into the buffer
+    ``queued == sent + failed + filtered + dropped + waiting`` at every instant; after
+    ``close()``, ``waiting`` is 0.
+    """
+
+    queued: int  # handed to the tracker (page views, events, keep-alives)
     sent: int  # accepted by the API
-    dropped: int  # discarded because the buffer was full or the tracker closed
+    dropped: int  # discarded: the buffer was full, or the tracker closed with them unsent
     failed: int  # rejected by the API as invalid, or not encodable
-    retried: int  # send attempts repeated after a network error, 5xx, 429 or 401
+    retried: int  # delivery attempts that failed and were scheduled again
     filtered: int  # not sent: bots, Do-Not-Track, prefetches, no usable IP
-    waiting: int  # queued and not yet settled
+    waiting: int  # held: queued and not yet settled
+
+
+class _Waiter:
+    """A ``flush()`` call waiting for the items queued before it."""
+
+    __slots__ = ("done", "ok")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.ok = True
+
+    def release(self, ok: bool) -> None:
+        self.ok = self.ok and ok
+        self.done.set()
 
 
 class Tracker:
@@ -103,7 +114,6 @@ class Tracker:
         }
         self.options = TrackerOptions.build(options, environ)
         self.enabled = self.options.credentials.configured
-        _made[self.enabled] = True
         if not self.enabled:
             logger.warning(
                 "Pirsch tracking is off: no credentials. Set PIRSCH_ACCESS_KEY (or "
@@ -117,9 +127,8 @@ class Tracker:
                                 filter_bots=self.options.filter_bots)
         self._max_queue = self.options.max_queue
         self._batch_size = self.options.batch_size
-        self._send_limit = self._batch_size  # lowered when the API says 413
         self._reset()
-        _trackers.add(self)
+        _registry.register(self)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "running" if self._running else "idle"
@@ -128,31 +137,47 @@ class Tracker:
     def _reset(self) -> None:
         """Fresh state: at construction, and in a child process after fork."""
         self._inbox: deque[Item] = deque()
-        self._pending: deque[tuple[int, Any]] = deque()  # flusher-owned
-        self._pending_count = 0
+        self._tokens: deque[None] = deque(repeat(None, self._max_queue))
+        # Flusher-owned: per kind, (time, sequence, json) in time order.
+        self._pending: tuple[list[tuple[float, int, bytes]], ...] = tuple([] for _ in KINDS)
+        self._waiters: list[tuple[int, _Waiter]] = []  # (sequence, waiter)
+        self._seq = 0
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._running = False
         self._closed = False
         self._stopping = False
-        self._client: httpx.Client | None = None
-        self._auth: PirschAuth | None = None
-        self._random = random.Random()
+        self._discarded = False  # close() gave up on the thread and counted what it held
+        self._delivery = Delivery(self.options, transport=self._transport,
+                                  retry_base=self._retry_base, retry_cap=self._retry_cap)
         self._retry_at = 0.0
-        self._attempt = 0
-        self._last_warning: dict[str, float] = {}
-        self._drained = 0
+        self._permanent = ""  # why delivery cannot succeed until something is fixed
+        self._throttle = Throttle()
         self.sent = self.dropped = self.failed = self.retried = self.filtered = 0
+
+    @property
+    def running(self) -> bool:
+        """The flusher thread was started (by the first item)."""
+        return self._running
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     # -- the request path ---------------------------------------------------------------
 
     def put(self, item: Item) -> None:
         """Queue one item. O(1), no lock unless starting or full, never raises."""
-        inbox = self._inbox
-        if len(inbox) + self._pending_count >= self._max_queue or self._closed:
+        if self._closed:
             self._drop()
             return
+        try:
+            self._tokens.pop()
+        except IndexError:
+            self._drop()
+            return
+        inbox = self._inbox
         inbox.append(item)
         if not self._running:
             self._start()
@@ -163,31 +188,36 @@ class Tracker:
         with self._lock:
             self.dropped += 1
         if self._closed:
-            self._warn("closed", "Pirsch tracker is closed: dropping new items")
+            self._throttle.log(logging.WARNING, "closed",
+                               "Pirsch tracker is closed: dropping new items")
         else:
-            self._warn("full", "Pirsch buffer is full (max_queue=%d): dropping new items "
-                       "(%d dropped so far)", self._max_queue, self.dropped)
-
-    def _warn(self, key: str, message: str, *args: object) -> bool:
-        """Log a warning, at most once a minute for each ``key``. True if it was logged."""
-        now = time.monotonic()
-        if now - self._last_warning.get(key, -WARN_EVERY) < WARN_EVERY:
-            return False
-        self._last_warning[key] = now
-        logger.warning(message, *args)
-        return True
+            self._throttle.log(logging.WARNING, "full", "Pirsch buffer is full (max_queue=%d):"
+                               " dropping new items (%d dropped so far)", self._max_queue,
+                               self.dropped)
 
     # -- lifecycle ----------------------------------------------------------------------
 
-    @property
-    def queued(self) -> int:
-        return self._drained + sum(1 for item in list(self._inbox) if item[0] != MARKER)
-
     def stats(self) -> TrackerStats:
-        """Counters; ``queued == sent + failed + filtered + waiting`` once drained."""
-        return TrackerStats(queued=self.queued, sent=self.sent, dropped=self.dropped,
-                            failed=self.failed, retried=self.retried, filtered=self.filtered,
-                            waiting=self._pending_count + len(self._inbox))
+        """Counters: ``queued == sent + failed + filtered + dropped + waiting``."""
+        with self._lock:
+            waiting = self._max_queue - len(self._tokens)
+            counts = (self.sent, self.dropped, self.failed, self.retried, self.filtered)
+        sent, dropped, failed, retried, filtered = counts
+        return TrackerStats(queued=sent + failed + filtered + dropped + waiting, sent=sent,
+                            dropped=dropped, failed=failed, retried=retried,
+                            filtered=filtered, waiting=waiting)
+
+    def log_summary(self, when: str) -> None:
+        """One line saying what became of everything queued: at INFO when all of it was
+        delivered or filtered, else at WARNING."""
+        stats = self.stats()
+        if not stats.queued:
+            return
+        lost = stats.dropped or stats.failed or stats.waiting
+        logger.log(logging.WARNING if lost else logging.INFO,
+                   "Pirsch %s: %d queued, %d sent, %d filtered, %d failed, %d dropped, "
+                   "%d unsent", when, stats.queued, stats.sent, stats.filtered, stats.failed,
+                   stats.dropped, stats.waiting)
 
     def _start(self) -> None:
         with self._lock:
@@ -202,19 +232,23 @@ class Tracker:
     def flush(self, timeout: float = 5.0) -> bool:
         """Send everything queued so far; wait at most ``timeout`` seconds.
 
-        Returns True when all of it is settled (accepted, or rejected as invalid), False
-        on timeout (e.g. while the API is unreachable: the items stay queued).
+        Returns True when all of it is settled (accepted, rejected as invalid or
+        filtered), False on timeout (the API is slow or unreachable: the items stay
+        queued) and at once after one attempt when delivery fails for a reason waiting
+        cannot heal (refused credentials, a wrong base URL).
         """
-        if not self._inbox and not self._pending_count:
+        if len(self._tokens) == self._max_queue:
             return True
         if threading.current_thread() is self._thread:
             return False
-        done = threading.Event()
-        self._inbox.append((MARKER, time.time(), False, (), done))
+        waiter = _Waiter()
+        self._inbox.append((MARKER, time.time(), False, (), waiter))
+        if self._permanent:
+            self._retry_at = 0.0  # one attempt now: the credentials may have been fixed
         if not self._running:
             self._start()
         self._wake.set()
-        return done.wait(max(0.0, timeout))
+        return waiter.done.wait(max(0.0, timeout)) and waiter.ok
 
     def close(self, timeout: float | None = None) -> bool:
         """Flush (bounded by ``timeout``, default ``shutdown_timeout``) and stop the thread.
@@ -232,24 +266,26 @@ class Tracker:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(max(0.0, deadline - time.monotonic()))
-        left = self._pending_count + sum(1 for i in list(self._inbox) if i[0] != MARKER)
-        if left:
+        with self._lock:
+            self._discarded = True
+            left = self._max_queue - len(self._tokens)
             self.dropped += left
+            self._inbox.clear()
+            for pending in self._pending:
+                pending.clear()
+            self._tokens.extend(repeat(None, left))
+            waiters, self._waiters = self._waiters, []
+        for _, waiter in waiters:
+            waiter.release(False)
+        if left:
             logger.warning("Pirsch tracker closed with %d unsent item(s)", left)
+        self.log_summary("tracker closed")
         if thread is None or not thread.is_alive():
-            self._close_client()
+            self._delivery.close()
         return flushed and not left
 
-    def _close_client(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            client.close()
-
     def _after_fork(self) -> None:
-        # The parent's connections must not be closed (or used) by the child: keep them
-        # referenced forever instead of letting the garbage collector close them.
-        if self._client is not None:
-            _abandoned.append(self._client)
+        self._delivery.abandon()
         self._reset()
 
     # -- the flusher thread -------------------------------------------------------------
@@ -266,18 +302,18 @@ class Tracker:
                 self._drain()
                 self._deliver()
             except Exception as exc:  # a bug here must not end delivery for the process
-                if self._warn("flusher", "Pirsch flusher error: %r", exc):
+                if self._throttle.log(logging.WARNING, "flusher",
+                                      "Pirsch flusher error: %r", exc):
                     logger.debug("flusher error", exc_info=True)
-                self._schedule_retry(None)
+                self._retry_at = time.monotonic() + self._retry_cap
             if self._stopping:
-                self._close_client()
+                self._delivery.close()
                 return
 
     def _drain(self) -> None:
-        inbox, batch = self._inbox, []
+        inbox = self._inbox
         popleft = inbox.popleft
-        while inbox:
-            batch.append(popleft())
+        batch = [popleft() for _ in range(len(inbox))]
         if not batch:
             return
         # FIFO order is response order; Pirsch needs time order. Requests overlap, so a
@@ -285,161 +321,100 @@ class Tracker:
         # A flush marker sorts after everything queued before it, whatever its time.
         latest = 0.0
         for index, item in enumerate(batch):
-            latest = max(latest, item[1])
+            if item[1] > latest:
+                latest = item[1]
             if item[0] == MARKER:
                 batch[index] = (MARKER, latest, False, (), item[4])
-        batch.sort(key=itemgetter(1))
-        pending, encode = self._pending, self._encoder.encode
+        batch.sort(key=_by_time)
+        fresh: tuple[list[tuple[float, int, bytes]], ...] = tuple([] for _ in KINDS)
+        waiters: list[tuple[int, _Waiter]] = []
+        encode, seq, failed, filtered = self._encoder.encode, self._seq, 0, 0
         for item in batch:
-            if item[0] == MARKER:
-                pending.append((MARKER, item[4]))
+            seq += 1
+            kind = item[0]
+            if kind == MARKER:
+                waiters.append((seq, item[4]))
                 continue
-            self._drained += 1
             try:
                 data = encode(item)
             except Exception:
-                logger.exception("Pirsch: could not encode a %s; skipped", KIND_NAMES[item[0]])
-                self.failed += 1
+                logger.exception("Pirsch: could not encode a %s; skipped", KIND_NAMES[kind])
+                failed += 1
                 continue
             if data is None:
-                self.filtered += 1
+                filtered += 1
             else:
-                pending.append((item[0], data))
-                self._pending_count += 1
+                fresh[kind].append((item[1], seq, data))
+        self._seq = seq
+        with self._lock:
+            if self._discarded:
+                return
+            for pending, entries in zip(self._pending, fresh, strict=True):
+                if entries:
+                    out_of_order = pending and entries[0] < pending[-1]
+                    pending += entries
+                    if out_of_order:  # a slow request from an earlier drain: merge
+                        pending.sort()
+            self.failed += failed
+            self.filtered += filtered
+            self._tokens.extend(repeat(None, failed + filtered))
+            self._waiters += waiters
+        self._release_waiters()
 
     def _deliver(self) -> None:
-        pending = self._pending
-        while pending:
-            if self._retry_at and time.monotonic() < self._retry_at:
-                return
-            kind, first = pending[0]
-            if kind == MARKER:
-                pending.popleft()
-                first.set()
-                continue
-            run: list[bytes] = []
-            for entry_kind, data in pending:
-                if entry_kind != kind or len(run) == self._send_limit:
-                    break
-                run.append(data)
-            settled = self._send_run(kind, run)
-            for _ in range(settled):
-                pending.popleft()
-            self._pending_count -= settled
-            if settled < len(run):
-                return
+        for kind in KINDS:
+            pending = self._pending[kind]
+            while pending:
+                if self._retry_at and time.monotonic() < self._retry_at:
+                    return
+                count = len(pending)
+                outcome = self._delivery.send(kind, [entry[2] for entry in pending])
+                with self._lock:
+                    if self._discarded:
+                        return
+                    settled = outcome.settled
+                    del pending[:settled]
+                    self._tokens.extend(repeat(None, settled))
+                    self.sent += outcome.sent
+                    self.failed += outcome.failed
+                if settled < count:
+                    self._schedule_retry(outcome)
+                    return
+                self._retry_at, self._permanent = 0.0, ""
+                self._release_waiters()
 
-    def _send_run(self, kind: int, bodies: list[bytes]) -> int:
-        """Send one run, splitting rejected batches to isolate the invalid items.
-
-        Returns how many items from the start of the run are settled; fewer than all
-        means a retry is scheduled and the rest stays at the head of the queue.
-        """
-        ranges = [(0, len(bodies))]
-        while ranges:
-            lo, hi = ranges.pop()
-            if hi - lo > self._send_limit:  # the limit fell since this range was cut
-                ranges += [(start, min(start + self._send_limit, hi)) for start in
-                           reversed(range(lo, hi, self._send_limit))]
-                continue
-            outcome, error = self._post(kind, bodies[lo:hi])
-            if outcome == _SENT:
-                self.sent += hi - lo
-            elif outcome == _REJECTED and hi - lo > 1:
-                mid = (lo + hi) // 2
-                ranges += [(mid, hi), (lo, mid)]
-                if error is not None and error.status_code == 413 \
-                        and hi - lo <= self._send_limit:
-                    # Too large, not invalid: send smaller batches from now on.
-                    self._send_limit = max(1, (hi - lo) // 2)
-                    self._warn("413", "Pirsch refused a batch of %d items as too large; "
-                               "sending at most %d per request", hi - lo, self._send_limit)
-            elif outcome == _REJECTED:
-                self.failed += 1
-                logger.warning("Pirsch rejected a %s: %s", KIND_NAMES[kind], error)
-                logger.debug("rejected %s: %s", KIND_NAMES[kind], bodies[lo].decode())
-            else:
-                return lo
-        return len(bodies)
-
-    def _post(self, kind: int, bodies: list[bytes]) -> tuple[int, APIError | None]:
-        client = self._client or self._make_client()
-        content = b"[" + b",".join(bodies) + b"]"
-        try:
-            response = client.post(BATCH_PATHS[kind], content=content)
-        except APIError as exc:  # the token request failed
-            self._schedule_retry(None, str(exc))
-            return _RETRY, exc
-        except httpx.HTTPError as exc:
-            self._schedule_retry(None, f"{type(exc).__name__}: {exc}")
-            return _RETRY, None
-        status = response.status_code
-        if 200 <= status < 300:
-            self._attempt = 0
-            self._retry_at = 0.0
-            return _SENT, None
-        validation, errors = parse_error_body(response.content)
-        error = APIError(status, validation, errors)
-        if status in REJECTED_STATUSES:
-            return _REJECTED, error
-        self._schedule_retry(response.headers.get("retry-after"), str(error))
-        return _RETRY, error
-
-    def _schedule_retry(self, retry_after: str | None, reason: str = "") -> None:
-        self._attempt += 1
+    def _schedule_retry(self, outcome: Outcome) -> None:
         self.retried += 1
-        backoff = min(self._retry_cap, self._retry_base * 2 ** min(self._attempt - 1, 30))
-        delay = backoff * self._random.uniform(0.5, 1.0)
-        server_delay = _retry_after_seconds(retry_after)
-        if server_delay is not None:
-            delay = max(delay, min(server_delay, MAX_RETRY_AFTER))
-        self._retry_at = time.monotonic() + delay
-        self._warn("retry", "Pirsch delivery failed (%s); %d item(s) waiting, retrying in "
-                   "%.1f s", reason or "unexpected error", self._pending_count, delay)
+        self._retry_at = time.monotonic() + outcome.retry_in
+        waiting = self._max_queue - len(self._tokens)
+        if outcome.permanent:
+            self._permanent = outcome.problem
+            self._throttle.log(
+                logging.ERROR, "permanent", "Pirsch cannot deliver: %s. %d item(s) kept (at "
+                "most max_queue=%d); trying again every %.0f s", outcome.problem, waiting,
+                self._max_queue, outcome.retry_in)
+            with self._lock:
+                waiters, self._waiters = self._waiters, []
+            for _, waiter in waiters:
+                waiter.release(False)  # waiting cannot help: do not hold up a shutdown
+        else:
+            self._permanent = ""
+            self._throttle.log(logging.WARNING, "retry", "Pirsch delivery failed (%s); %d "
+                               "item(s) waiting, retrying in %.1f s", outcome.problem,
+                               waiting, outcome.retry_in)
+        self._release_waiters()
 
-    def _make_client(self) -> httpx.Client:
-        _import_httpcore()
-        self._auth = PirschAuth(self.options.credentials, self.options.base_url)
-        self._client = httpx.Client(
-            base_url=self.options.base_url,
-            auth=self._auth,
-            timeout=self.options.timeout,
-            transport=self._transport,
-            headers={"User-Agent": f"pirsch-middleware/{VERSION} (python)",
-                     "Content-Type": "application/json"},
-        )
-        return self._client
-
-
-def _import_httpcore() -> None:
-    """httpx imports httpcore, which imports trio if it is installed; under gevent's
-    monkey-patching trio fails with AttributeError (no select.epoll) and no client could
-    ever be built. Then import httpcore without trio, which it treats as optional."""
-    if "httpcore" in sys.modules:
-        return
-    try:
-        import httpcore
-    except AttributeError:
-        for name in [m for m in sys.modules if m.split(".")[0] in ("httpcore", "trio")]:
-            del sys.modules[name]
-        sys.modules["trio"] = None  # type: ignore[assignment]
-        logger.info("Pirsch: trio does not import under gevent; httpcore runs without it")
-        import httpcore  # noqa: F401
-
-
-def _retry_after_seconds(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime
-
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
+    def _release_waiters(self) -> None:
+        """Release the flush() calls whose items are all settled."""
+        if not self._waiters:
+            return
+        with self._lock:
+            oldest = min((entry[1] for pending in self._pending for entry in pending),
+                         default=None)
+            done = [w for w in self._waiters if oldest is None or w[0] < oldest]
+            self._waiters = [w for w in self._waiters if not (oldest is None or w[0] < oldest)]
+        for _, waiter in done:
+            waiter.release(True)
 
 
 def _warn_if_threads_disabled() -> None:
@@ -451,73 +426,3 @@ def _warn_if_threads_disabled() -> None:
     if not opt.get("enable-threads") and not opt.get("threads"):
         logger.warning("uWSGI runs without threads: Pirsch's flusher thread will never run "
                        "and nothing will be sent. Start uWSGI with --enable-threads.")
-
-
-_abandoned: list[httpx.Client] = []
-
-
-def _after_fork_in_child() -> None:
-    for tracker in list(_trackers):
-        tracker._after_fork()
-
-
-def _close_at_exit() -> None:
-    for tracker in list(_trackers):
-        if tracker._running and not tracker._closed:
-            tracker.close()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
-atexit.register(_close_at_exit)
-
-
-def tracking_off() -> bool:
-    """True when trackers were made in this process and all of them have tracking off:
-    then ``track_event``, ``set_title``... outside a tracked request are expected (the
-    middleware passes requests through untouched) and not worth a warning each."""
-    return _made[False] and not _made[True]
-
-
-def get_tracker() -> Tracker:
-    """The process's default tracker: the first one built, else one from ``PIRSCH_*``."""
-    global _default
-    if _default is None:
-        with _default_lock:
-            if _default is None:
-                _default = Tracker()
-    return _default
-
-
-def set_tracker(tracker: Tracker | None) -> None:
-    """Make ``tracker`` the default used outside middlewares (``None`` resets it)."""
-    global _default
-    _default = tracker
-
-
-def resolve_tracker(tracker: Tracker | None, options: Mapping[str, Any]) -> Tracker:
-    """The tracker a middleware uses: the one given, a new one built from its options
-    (which becomes the default if there is none yet), or the default one."""
-    global _default
-    if tracker is not None:
-        if options:
-            raise TypeError("pass either tracker=... or tracker options "
-                            f"({', '.join(sorted(options))}), not both")
-        return tracker
-    if not options:
-        return get_tracker()
-    # Frameworks build middlewares more than once (Django's test Client, app factories):
-    # the same options share one tracker and its thread.
-    try:
-        key: Any = tuple(sorted(options.items()))
-        hash(key)
-    except TypeError:
-        key = None
-    with _default_lock:
-        built = _by_options.get(key) if key is not None else None
-        if built is None or built._closed:
-            built = Tracker(**options)
-            if key is not None:
-                _by_options[key] = built
-        if _default is None:
-            _default = built
-    return built

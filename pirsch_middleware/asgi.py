@@ -7,17 +7,19 @@
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import anyio.to_thread
+
 from ._context import RequestState, _current
 from ._extract import capture
 from ._middleware import MiddlewareBase
+from ._registry import budget, shutdown_flush, stopping
 from ._rules import Rules
-from ._shutdown import stopping
 
 __all__ = ["PirschMiddleware"]
 
@@ -74,7 +76,7 @@ class PirschMiddleware(MiddlewareBase[ASGIApp]):
             state.decide(False)  # no-op once decided; a failed request's events still go
             _current.reset(token)
         if stopping.is_set():  # in flight at SIGTERM: the server waits for this request
-            await self._flush()
+            await self._flush(final=False)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         answered = False
@@ -90,6 +92,7 @@ class PirschMiddleware(MiddlewareBase[ASGIApp]):
             nonlocal answered
             if message["type"].startswith("lifespan.startup."):
                 answered = True
+                budget.reset()
             elif message["type"] == "lifespan.shutdown.complete":
                 await self._flush()
             await send(message)
@@ -106,17 +109,17 @@ class PirschMiddleware(MiddlewareBase[ASGIApp]):
         # the server still tells us when it shuts down.
         if last_received != "lifespan.startup":
             await receive()
+        budget.reset()
         await send({"type": "lifespan.startup.complete"})
         await receive()  # lifespan.shutdown
         await self._flush()
         await send({"type": "lifespan.shutdown.complete"})
 
-    async def _flush(self) -> None:
-        tracker = self.tracker
-        timeout = tracker.options.shutdown_timeout
-        if not await asyncio.to_thread(tracker.flush, timeout):
-            logger.warning("Pirsch: flush at shutdown timed out after %.1f s; "
-                           "%d item(s) unsent", timeout, tracker.stats().waiting)
+    async def _flush(self, *, final: bool = True) -> None:
+        """Flush in a worker thread (anyio: asyncio and trio alike), so the server's
+        other tasks run while it waits; bounded by the process's shutdown budget."""
+        flush = functools.partial(shutdown_flush, self.tracker, final=final)
+        await anyio.to_thread.run_sync(flush)
 
 
 def _is_page(rules: Rules, message: Message, method: str, path: str, scope: Scope) -> bool:

@@ -13,10 +13,12 @@ Django's ``META`` values. Misconfiguration raises ``ImproperlyConfigured``.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+
+import anyio.to_thread
 
 try:
     from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -30,9 +32,10 @@ except ImportError as exc:  # pragma: no cover - exercised without Django instal
 
 from ._config import split_options
 from ._context import RequestState, _current, request_carrier
+from ._registry import resolve_tracker, shutdown_flush, stopping
 from ._rules import Rules
-from ._shutdown import install_signal_flush, stopping
-from ._tracker import Tracker, resolve_tracker
+from ._shutdown import install_signal_flush
+from ._tracker import Tracker
 
 __all__ = ["PirschMiddleware"]
 
@@ -82,8 +85,8 @@ class PirschMiddleware:
         finally:
             _current.reset(token)
         self._finish(state, request, response)
-        if stopping.is_set():
-            self.tracker.flush(self.tracker.options.shutdown_timeout)
+        if stopping.is_set():  # in flight at SIGTERM: the server waits for this request
+            shutdown_flush(self.tracker)
         return response
 
     async def __acall__(self, request: HttpRequest) -> Any:
@@ -101,7 +104,7 @@ class PirschMiddleware:
             _current.reset(token)
         self._finish(state, request, response)
         if stopping.is_set():
-            await asyncio.to_thread(self.tracker.flush, self.tracker.options.shutdown_timeout)
+            await anyio.to_thread.run_sync(functools.partial(shutdown_flush, self.tracker))
         return response
 
     def _begin(self, request: HttpRequest) -> RequestState | None:

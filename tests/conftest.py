@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from pirsch_middleware import Tracker, set_tracker
+from pirsch_middleware._registry import budget
 from pirsch_middleware.devserver import DevServer
 
 TrackerFactory = Callable[..., Tracker]
@@ -45,7 +46,10 @@ def make_tracker(receiver: DevServer) -> Iterator[TrackerFactory]:
 
 
 @pytest.fixture(autouse=True)
-def _no_default_tracker() -> Iterator[None]:
+def _fresh_process_state() -> Iterator[None]:
+    """Each test starts as a fresh process would: no default tracker, and the whole
+    shutdown budget (a test that stops with the API down spends it)."""
     set_tracker(None)
+    budget.reset()
     yield
     set_tracker(None)

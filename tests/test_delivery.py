@@ -1,8 +1,10 @@
-"""Delivery to the loopback receiver: order, outages, auth, rejections, fork, bounds."""
+"""Delivery to the loopback receiver: order, batching, outages, auth, rejections, fork,
+bounds."""
 
 from __future__ import annotations
 
 import contextvars
+import logging
 import os
 import threading
 import time
@@ -11,8 +13,8 @@ from typing import Any
 import pytest
 
 from pirsch_middleware import keep_alive, set_tracker, track_event
-from pirsch_middleware._extract import capture
-from pirsch_middleware._payload import EVENT, HIT, SESSION, Item
+from pirsch_middleware._items import EVENT, HIT, SESSION, Item, event, page_view, session
+from pirsch_middleware._registry import shutdown_flush
 from pirsch_middleware._tracker import Tracker
 from pirsch_middleware.devserver import DevServer
 from pirsch_middleware.wsgi import PirschMiddleware
@@ -23,33 +25,67 @@ from .requests_table import Case, run_wsgi, serve, wsgi_app
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
 
 
+def visit(n: int) -> dict[str, Any]:
+    """A WSGI environ: page /n from visitor 203.0.113.n."""
+    return {"REQUEST_METHOD": "GET", "PATH_INFO": f"/{n}", "QUERY_STRING": "",
+            "HTTP_HOST": "example.com", "HTTP_USER_AGENT": UA,
+            "REMOTE_ADDR": f"203.0.113.{n % 250 + 1}", "wsgi.url_scheme": "http"}
+
+
 def item(kind: int, n: int, at: float | None = None) -> Item:
-    """A queued item as the middlewares make them: a page /n from visitor 203.0.113.n."""
-    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": f"/{n}", "QUERY_STRING": "",
-               "HTTP_HOST": "example.com", "HTTP_USER_AGENT": UA,
-               "REMOTE_ADDR": f"203.0.113.{n % 250 + 1}", "wsgi.url_scheme": "http"}
-    extra: Any = None
+    """A queued item of ``kind`` for visit(n)."""
     if kind == EVENT:
-        extra = (f"event {n}", {"n": n}, None, False)
-    return (kind, time.time() if at is None else at, False, capture(False, environ), extra)
+        return event(visit(n), f"event {n}", meta={"n": n}, at=at)
+    if kind == SESSION:
+        return session(visit(n), at=at)
+    return page_view(visit(n), at=at)
 
 
 def paths(items: list[dict[str, Any]]) -> list[str]:
     return [i["url"].rsplit("/", 1)[1] for i in items]
 
 
-def test_order_kept_across_kinds(make_tracker: TrackerFactory, receiver: DevServer) -> None:
+def test_each_kind_goes_in_full_batches(make_tracker: TrackerFactory,
+                                        receiver: DevServer) -> None:
+    """Hit, event, hit, event... in the buffer: one POST of hits, then one of events, not
+    one POST per item (each kind in time order, each hit before its own events)."""
+    tracker = make_tracker()
+    for n in range(40):
+        tracker.put(item(HIT if n % 2 == 0 else EVENT, n))
+    tracker.put(item(SESSION, 40))
+    assert tracker.flush(5)
+    assert [(r.path.rsplit("/", 2)[1], r.item_count) for r in receiver.requests] == [
+        ("hit", 20), ("event", 20), ("session", 1)]
+    assert paths(receiver.hits) == [str(n) for n in range(0, 40, 2)]
+    assert paths(receiver.events) == [str(n) for n in range(1, 40, 2)]
+
+
+def test_batches_are_cut_at_batch_size_per_kind(make_tracker: TrackerFactory,
+                                                receiver: DevServer) -> None:
     tracker = make_tracker(batch_size=3)
     kinds = [HIT, HIT, EVENT, HIT, SESSION, SESSION, EVENT, EVENT, HIT, HIT, HIT, HIT, HIT]
     for n, kind in enumerate(kinds):
         tracker.put(item(kind, n))
     assert tracker.flush(5)
-    assert [r.kind for r in receiver.received] == [
-        ("hit", "event", "session")[k] for k in kinds]
-    # consecutive runs of one kind go together, split at batch_size
-    assert [r.item_count for r in receiver.requests] == [2, 1, 1, 2, 2, 3, 2]
-    assert [r.path.rsplit("/", 2)[1] for r in receiver.requests] == [
-        "hit", "event", "hit", "session", "event", "hit", "hit"]
+    assert [(r.path.rsplit("/", 2)[1], r.item_count) for r in receiver.requests] == [
+        ("hit", 3), ("hit", 3), ("hit", 2), ("event", 3), ("session", 2)]
+
+
+def test_burst_of_page_views_with_events_fills_the_batches(make_tracker: TrackerFactory,
+                                                           receiver: DevServer) -> None:
+    """1,000 page views that each track an event, to an API answering in 50 ms: at least
+    100 items per POST on average, at the default batch size."""
+    receiver.delay = 0.05
+    tracker = make_tracker()
+    app = PirschMiddleware(wsgi_app(Case("x"), during=lambda: track_event("Viewed")),
+                           tracker=tracker)
+    for n in range(1000):
+        run_wsgi(app, visit(n))
+    assert tracker.flush(30)
+    assert (len(receiver.hits), len(receiver.events)) == (1000, 1000)
+    per_post = 2000 / len(receiver.requests)
+    print(f"{len(receiver.requests)} POSTs, {per_post:.0f} items per POST")
+    assert per_post >= 100
 
 
 def test_overlapping_requests_are_sent_in_time_order(make_tracker: TrackerFactory,
@@ -167,15 +203,99 @@ def test_oauth_token_fetched_once_and_renewed_on_401(make_tracker: TrackerFactor
     assert tracker.stats().retried == 0  # the 401 was answered by a new token, not a retry
 
 
-def test_wrong_credentials_keep_items_and_log(make_tracker: TrackerFactory,
-                                              receiver: DevServer,
-                                              caplog: pytest.LogCaptureFixture) -> None:
-    tracker = make_tracker(client_id="x" * 32, client_secret="y" * 64)
+@pytest.mark.parametrize("credentials", ["access key", "oauth"])
+def test_refused_credentials_are_an_error_kept_and_retried(
+        credentials: str, make_tracker: TrackerFactory, receiver: DevServer,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Waiting cannot heal refused credentials: an ERROR naming the setting to fix, once;
+    the items are kept and retried at the capped interval; flush() does not wait."""
+    if credentials == "oauth":
+        tracker = make_tracker(client_id="x" * 32, client_secret="y" * 64, retry_cap=60)
+        setting = "PIRSCH_CLIENT_SECRET"
+    else:
+        tracker = make_tracker(access_key="pa_revoked", retry_cap=60)
+        setting = "PIRSCH_ACCESS_KEY"
     tracker.put(item(HIT, 1))
-    assert not tracker.flush(0.5)
-    assert "check client_id and client_secret" in caplog.text
+    started = time.monotonic()
+    assert not tracker.flush(5)
+    assert not tracker.flush(5)  # tried once more: still refused
+    assert time.monotonic() - started < 2
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert setting in errors[0].getMessage()
     assert "y" * 64 not in caplog.text
+    assert "pa_revoked" not in caplog.text
     assert tracker.stats().waiting == 1
+    assert not shutdown_flush(tracker)  # at shutdown too: no deadline spent on it
+    assert time.monotonic() - started < 3
+
+
+def test_a_key_enabled_again_delivers_what_was_kept(make_tracker: TrackerFactory,
+                                                   receiver: DevServer) -> None:
+    tracker = make_tracker()
+    receiver.fail_next(2, status=401)  # the key is refused twice, then accepted
+    tracker.put(item(HIT, 1))
+    assert not tracker.flush(5)
+    tracker.put(item(HIT, 2))
+    assert receiver.wait_for(lambda r: len(r.hits) == 2, timeout=5)  # retried at the cap
+    assert paths(receiver.hits) == ["1", "2"]
+    assert tracker.flush(5)
+
+
+def test_max_queue_holds_at_every_instant(make_tracker: TrackerFactory,
+                                          receiver: DevServer) -> None:
+    """With the API down and the flusher draining meanwhile, what is held never exceeds
+    max_queue, and every item refused is counted once."""
+    receiver.refuse()
+    tracker = make_tracker(max_queue=500, batch_size=50)
+    offered, seen = 0, []
+    pace = threading.Event()
+    for burst in range(40):  # bursts of 60 that each wake the flusher, as traffic would
+        for n in range(60):
+            tracker.put(item(HIT, burst * 60 + n))
+            offered += 1
+        seen.append(tracker.stats().waiting)
+        pace.wait(0.002)
+    assert not tracker.flush(0.3)
+    stats = tracker.stats()
+    assert max([*seen, stats.waiting]) <= 500
+    assert stats.waiting == 500
+    assert stats.dropped == offered - 500
+    assert stats.queued == offered
+
+
+def test_stats_add_up(make_tracker: TrackerFactory, receiver: DevServer) -> None:
+    """A waiting flush() is no item; after close() nothing is waiting and every item queued
+    is sent, failed, filtered or dropped."""
+    receiver.refuse()
+    tracker = make_tracker()
+    for n in range(5):
+        tracker.put(item(HIT, n))
+    assert not tracker.flush(0.2)
+    assert tracker.stats().waiting == 5
+    assert not tracker.close(timeout=0.2)
+    stats = tracker.stats()
+    assert (stats.queued, stats.waiting, stats.dropped, stats.sent) == (5, 0, 5, 0)
+    assert stats.queued == stats.sent + stats.failed + stats.filtered + stats.dropped
+
+
+def test_each_batch_is_in_time_order_after_an_outage(make_tracker: TrackerFactory,
+                                                     receiver: DevServer) -> None:
+    """Items drained at different times during an outage share a POST afterwards: a slow
+    request decided after faster ones still takes its place by time."""
+    receiver.refuse()
+    tracker = make_tracker()
+    now = time.time()
+    for n in (10, 20, 30):
+        tracker.put(item(HIT, n, at=now + n))
+    assert not tracker.flush(0.2)  # drained, waiting for the API
+    for n in (15, 40):
+        tracker.put(item(HIT, n, at=now + n))
+    assert not tracker.flush(0.2)
+    receiver.resume()
+    assert tracker.flush(5)
+    assert [r.item_count for r in receiver.requests if r.status == 200] == [5]
+    assert paths(receiver.hits) == ["10", "15", "20", "30", "40"]
 
 
 def test_rejected_batch_does_not_block_the_rest(make_tracker: TrackerFactory,
@@ -206,7 +326,8 @@ def test_slow_api_flush_is_bounded(make_tracker: TrackerFactory, receiver: DevSe
 
 
 def test_close_is_bounded_and_counts_what_is_left(make_tracker: TrackerFactory,
-                                                  receiver: DevServer) -> None:
+                                                  receiver: DevServer,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
     receiver.refuse()
     tracker = make_tracker()
     for n in range(3):
@@ -214,9 +335,24 @@ def test_close_is_bounded_and_counts_what_is_left(make_tracker: TrackerFactory,
     started = time.monotonic()
     assert not tracker.close(timeout=0.5)
     assert time.monotonic() - started < 1.5
-    assert tracker.stats().dropped == 3
+    assert (tracker.stats().dropped, tracker.stats().waiting) == (3, 0)
+    assert "3 queued, 0 sent, 0 filtered, 0 failed, 3 dropped" in caplog.text
     tracker.put(item(HIT, 4))  # after close: dropped, not raised
     assert tracker.stats().dropped == 4
+
+
+def test_shutdown_flushes_share_one_budget(make_tracker: TrackerFactory,
+                                           receiver: DevServer) -> None:
+    """A server flushes more than once as it stops (SIGTERM, lifespan, atexit): with the
+    API hanging, all of them together wait shutdown_timeout, not each."""
+    receiver.delay = 10
+    tracker = make_tracker(shutdown_timeout=0.5)
+    tracker.put(item(HIT, 1))
+    started = time.monotonic()
+    assert not shutdown_flush(tracker)
+    assert not shutdown_flush(final=True)
+    assert not tracker.close(0.5 - (time.monotonic() - started))
+    assert time.monotonic() - started < 0.9
 
 
 def test_full_buffer_drops_newest_and_counts(make_tracker: TrackerFactory,

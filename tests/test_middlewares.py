@@ -15,7 +15,7 @@ import httpx
 import pytest
 import uvicorn
 
-from pirsch_middleware import Tracker, _tracker, set_tags, set_title, track_event
+from pirsch_middleware import Tracker, _registry, set_tags, set_title, track_event
 from pirsch_middleware.asgi import PirschMiddleware as ASGIMiddleware
 from pirsch_middleware.devserver import DevServer
 from pirsch_middleware.wsgi import PirschMiddleware as WSGIMiddleware
@@ -76,7 +76,7 @@ def test_views_of_an_app_with_tracking_off_stay_quiet(monkeypatch: pytest.Monkey
     """Without credentials the middleware passes requests through; the views' own
     set_title/set_tags/track_event calls then must not log a warning on every request
     (the tracker said once, at start-up, that tracking is off)."""
-    monkeypatch.setattr(_tracker, "_made", [False, False])  # as in a fresh process
+    monkeypatch.setattr(_registry, "_made", [False, False])  # as in a fresh process
 
     def view(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         set_title("Pricing")

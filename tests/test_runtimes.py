@@ -11,15 +11,13 @@ import types
 import pytest
 
 from pirsch_middleware import Tracker
-from pirsch_middleware._payload import HIT
+from pirsch_middleware._items import page_view
 
 GEVENT_SCRIPT = textwrap.dedent("""
     from gevent import monkey
     monkey.patch_all()
-    import time
     from pirsch_middleware import Tracker
-    from pirsch_middleware._extract import capture
-    from pirsch_middleware._payload import HIT
+    from pirsch_middleware._items import page_view
     from pirsch_middleware.devserver import DevServer
 
     with DevServer() as receiver:
@@ -29,7 +27,7 @@ GEVENT_SCRIPT = textwrap.dedent("""
                    "HTTP_USER_AGENT": "Mozilla/5.0 (X11; Linux) Firefox/120.0",
                    "REMOTE_ADDR": "203.0.113.1"}
         for _ in range(5):
-            tracker.put((HIT, time.time(), False, capture(False, environ), None))
+            tracker.put(page_view(environ))
         print(tracker.flush(10), len(receiver.hits))
 """)
 
@@ -51,9 +49,8 @@ def test_uwsgi_without_threads_is_reported(opt: dict[str, object], warned: bool,
     monkeypatch.setitem(sys.modules, "uwsgi", fake)
     tracker = Tracker(access_key="pa_x", base_url="http://127.0.0.1:9", environ={},
                       flush_interval=60)
-    tracker.put((HIT, 0.0, False, (), None))
+    tracker.put(page_view({"REQUEST_METHOD": "GET", "PATH_INFO": "/"}))
     assert ("--enable-threads" in caplog.text) is warned
-    tracker._inbox.clear()
     tracker.close(0)
 
 
