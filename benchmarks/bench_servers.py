@@ -407,16 +407,15 @@ def measure(spec: ServerSpec, receiver: Receiver, rounds: int, seconds: float,
     return Row(spec.label, bare, tracked, delivered)
 
 
-STAGES = ("request", "queue", "encode", "deliver")
+STAGES = ("request", "encode", "deliver")
 STAGE_NOTES = {"request": "request path only: hits dropped when queued",
-               "queue": "+ queued, drained by the flusher unread",
-               "encode": "+ read and encoded, not sent",
+               "encode": "+ queued, read, encoded, handed to an in-process transport",
                "deliver": "+ delivered: everything"}
 
 
 def measure_stages(spec: ServerSpec, receiver: Receiver, rounds: int, seconds: float,
                    max_requests: int) -> None:
-    """Bare and the four stages of one example side by side, in alternating rounds."""
+    """Bare and the stages of one example side by side, in alternating rounds."""
     variants = {name: Variant() for name in ("bare", *STAGES)}
     with contextlib.ExitStack() as stack:
         targets = {"bare": stack.enter_context(server(spec, None))}
