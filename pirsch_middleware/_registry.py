@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ShutdownBudget",
     "budget",
+    "flushed_by_lifespan",
     "get_tracker",
     "register",
     "resolve_tracker",
@@ -40,6 +41,10 @@ _made = [False, False]  # [a tracker with tracking off was made, one with tracki
 _default: Tracker | None = None
 _by_options: dict[Any, Tracker] = {}
 _lock = threading.Lock()
+# Trackers an ASGI lifespan will flush at shutdown: after every request has finished, and
+# without blocking the event loop, so neither the SIGTERM handler nor the requests still
+# in flight need to.
+_lifespan_flushed: weakref.WeakSet[Tracker] = weakref.WeakSet()
 
 stopping = threading.Event()  # set when the process got SIGTERM
 
@@ -52,6 +57,16 @@ def register(tracker: Tracker) -> None:
 
 def trackers() -> list[Tracker]:
     return list(_trackers)
+
+
+def flushed_by_lifespan(tracker: Tracker, *, started: bool | None = None) -> bool:
+    """Whether ``tracker`` is flushed at lifespan shutdown; ``started`` says so."""
+    if started is not None:
+        if started:
+            _lifespan_flushed.add(tracker)
+        else:
+            _lifespan_flushed.discard(tracker)
+    return tracker in _lifespan_flushed
 
 
 def tracking_off() -> bool:
@@ -155,9 +170,11 @@ budget = ShutdownBudget()
 
 
 def shutdown_flush(tracker: Tracker | None = None, *, final: bool = False) -> bool:
-    """Flush ``tracker`` (None: every running one) on the way out, within the process's
-    shutdown budget. ``final``: nothing more will be tracked; log what became of it all."""
-    targets = [tracker] if tracker is not None else trackers()
+    """Flush ``tracker`` (None: every running one that no lifespan flushes) on the way
+    out, within the process's shutdown budget. ``final``: nothing more will be tracked;
+    log what became of it all."""
+    targets = [tracker] if tracker is not None else \
+        [each for each in trackers() if each not in _lifespan_flushed]
     ok = True
     with budget.spend():
         for each in targets:

@@ -18,7 +18,7 @@ import anyio.to_thread
 from ._context import RequestState, _current
 from ._extract import capture
 from ._middleware import MiddlewareBase
-from ._registry import budget, shutdown_flush, stopping
+from ._registry import budget, flushed_by_lifespan, shutdown_flush, stopping
 from ._rules import Rules
 
 __all__ = ["PirschMiddleware"]
@@ -75,8 +75,8 @@ class PirschMiddleware(MiddlewareBase[ASGIApp]):
         finally:
             state.decide(False)  # no-op once decided; a failed request's events still go
             _current.reset(token)
-        if stopping.is_set():  # in flight at SIGTERM: the server waits for this request
-            await self._flush(final=False)
+        if stopping.is_set() and not flushed_by_lifespan(tracker):
+            await self._flush(final=False)  # in flight at SIGTERM, and no lifespan follows
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         answered = False
@@ -92,7 +92,7 @@ class PirschMiddleware(MiddlewareBase[ASGIApp]):
             nonlocal answered
             if message["type"].startswith("lifespan.startup."):
                 answered = True
-                budget.reset()
+                self._started(message["type"] == "lifespan.startup.complete")
             elif message["type"] == "lifespan.shutdown.complete":
                 await self._flush()
             await send(message)
@@ -109,17 +109,25 @@ class PirschMiddleware(MiddlewareBase[ASGIApp]):
         # the server still tells us when it shuts down.
         if last_received != "lifespan.startup":
             await receive()
-        budget.reset()
+        self._started(True)
         await send({"type": "lifespan.startup.complete"})
         await receive()  # lifespan.shutdown
         await self._flush()
         await send({"type": "lifespan.shutdown.complete"})
+
+    def _started(self, ok: bool) -> None:
+        """A new run of the app: the last shutdown is over, and this one will flush at
+        lifespan shutdown."""
+        budget.reset()
+        flushed_by_lifespan(self.tracker, started=ok and self.tracker.enabled)
 
     async def _flush(self, *, final: bool = True) -> None:
         """Flush in a worker thread (anyio: asyncio and trio alike), so the server's
         other tasks run while it waits; bounded by the process's shutdown budget."""
         flush = functools.partial(shutdown_flush, self.tracker, final=final)
         await anyio.to_thread.run_sync(flush)
+        if final:
+            flushed_by_lifespan(self.tracker, started=False)
 
 
 def _is_page(rules: Rules, message: Message, method: str, path: str, scope: Scope) -> bool:

@@ -32,7 +32,7 @@ except ImportError as exc:  # pragma: no cover - exercised without Django instal
 
 from ._config import split_options
 from ._context import RequestState, _current, request_carrier
-from ._registry import resolve_tracker, shutdown_flush, stopping
+from ._registry import flushed_by_lifespan, resolve_tracker, shutdown_flush, stopping
 from ._rules import Rules
 from ._shutdown import install_signal_flush
 from ._tracker import Tracker
@@ -85,8 +85,8 @@ class PirschMiddleware:
         finally:
             _current.reset(token)
         self._finish(state, request, response)
-        if stopping.is_set():  # in flight at SIGTERM: the server waits for this request
-            shutdown_flush(self.tracker)
+        if stopping.is_set() and not flushed_by_lifespan(self.tracker):
+            shutdown_flush(self.tracker)  # in flight at SIGTERM: the server waits for it
         return response
 
     async def __acall__(self, request: HttpRequest) -> Any:
@@ -103,7 +103,7 @@ class PirschMiddleware:
         finally:
             _current.reset(token)
         self._finish(state, request, response)
-        if stopping.is_set():
+        if stopping.is_set() and not flushed_by_lifespan(self.tracker):
             await anyio.to_thread.run_sync(functools.partial(shutdown_flush, self.tracker))
         return response
 

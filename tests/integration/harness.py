@@ -196,3 +196,49 @@ def terminate_during_request(server: ServerProcess, path: str, headers: Mapping[
         visitor.join(STOP_TIMEOUT)
     assert len(statuses) == 1, "the request in flight got no response"
     return statuses[0]
+
+
+class Load:
+    """A load generator: ``workers`` threads sending tracked page views (``/?n=<i>``, each
+    URL once) to ``base_url`` until ``stop()``. ``answered``: the URLs answered 200, each
+    a page view the receiver must get."""
+
+    def __init__(self, base_url: str, user_agent: str, *, workers: int = 4) -> None:
+        self.answered: list[str] = []
+        self.errors: list[str] = []
+        self._base = base_url
+        self._headers = {"user-agent": user_agent}
+        self._numbers = iter(range(10**9))  # next() on it is atomic under the GIL
+        self._halt = threading.Event()
+        self._threads = [threading.Thread(target=self._run, daemon=True)
+                         for _ in range(workers)]
+
+    def __enter__(self) -> Load:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        with client(self._base) as http:
+            while not self._halt.is_set():
+                path = f"/?n={next(self._numbers)}"
+                try:
+                    response = http.get(path, headers=self._headers)
+                except httpx.HTTPError as exc:
+                    self.errors.append(f"{path}: {exc!r}")
+                    continue
+                if response.status_code == 200:
+                    self.answered.append(self._base + path)
+
+    def run_for(self, seconds: float) -> None:
+        """Let the load run ``seconds`` longer (a paced wait: the load is the point)."""
+        self._halt.wait(seconds)
+
+    def stop(self) -> None:
+        """Stop after the requests in flight are answered."""
+        self._halt.set()
+        for thread in self._threads:
+            thread.join(STOP_TIMEOUT)
