@@ -90,6 +90,8 @@ LO = "127.0.0.1"  # a trusted proxy under the default (loopback)
     ("*", "8.8.8.8", None, "for=6.6.6.6, for=1.1.1.6", "1.1.1.6"),
     ("*", "8.8.8.8", None, None, "8.8.8.8"),
     ("*, 10.0.0.0/8", "8.8.8.8", "6.6.6.6, 1.1.1.7, 10.0.0.3", None, "1.1.1.7"),
+    # Google's load balancers append the client, then their own external address
+    ("*, 203.0.113.10", "35.191.0.7", "6.6.6.6, 1.1.1.8, 203.0.113.10", None, "1.1.1.8"),
 ])
 def test_client_ip(spec: str | None, peer: str | None, xff: str | None,
                    forwarded: str | None, expected: str | None) -> None:

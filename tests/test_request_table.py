@@ -117,6 +117,9 @@ CASES = [
          options={"trusted_proxies": "*"},
          headers=[(b"forwarded", b"for=6.6.6.6, for=198.51.100.6")],
          expect={"ip": "198.51.100.6"}),
+    Case("trusted_proxies=[]: nobody's headers count", peer=PROXY,
+         options={"trusted_proxies": []}, headers=[(b"x-forwarded-for", b"6.6.6.6")],
+         expect={"ip": PROXY}),
     # scheme and host: the host only with forwarded_host, and never mixed across headers
     Case("trusted proxy: scheme", peer=PROXY,
          headers=[(b"x-forwarded-for", b"198.51.100.1"), (b"x-forwarded-proto", b"https")],

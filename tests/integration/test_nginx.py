@@ -47,6 +47,7 @@ REAL_IP = ("set_real_ip_from 127.0.0.1; real_ip_header X-Forwarded-For; "
            "real_ip_recursive on;")
 FORWARDED_HOST = "proxy_set_header X-Forwarded-Host $host;"
 UPSTREAM_HOST = "proxy_set_header Host $proxy_host;"  # nginx's default: the app's address
+LB_ADDRESS = "203.0.113.10"  # a load balancer's external address, as Google's appends it
 
 
 def find_nginx() -> str | None:
@@ -98,6 +99,10 @@ RECIPES = [
         {"trusted_proxies": PROXY}),
     Recipe("load balancer appending X-Forwarded-For, trusted_proxies='*'",
            (f"{PASS_HOST} {APPEND} {PROTO}",), {"trusted_proxies": "*"}),
+    Recipe("load balancer appending the client and itself (Google), '*, <its address>'",
+           (f'{PASS_HOST} proxy_set_header X-Forwarded-For '
+            f'"$proxy_add_x_forwarded_for, {LB_ADDRESS}"; {PROTO}',),
+           {"trusted_proxies": f"*, {LB_ADDRESS}"}),
     # X-Real-IP only: nginx passes the visitor's X-Forwarded-For and -Proto through,
     # and a trusted nginx's headers are believed. The README says so, and how to fix it.
     Recipe("X-Real-IP only (the README's warning)",
