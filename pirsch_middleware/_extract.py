@@ -274,7 +274,8 @@ def read_request(is_asgi: bool, captured: Captured, proxies: TrustedProxies,
     get = headers.get
     said = proxies.resolve(peer, get("x-forwarded-for"), get("forwarded"),
                            get("x-forwarded-proto"), get("x-forwarded-host"))
-    if said.proto in DEFAULT_PORTS:
+    proxied_scheme = said.proto in DEFAULT_PORTS
+    if proxied_scheme:
         scheme = said.proto
     host = get("host", "")
     if forwarded_host:
@@ -283,7 +284,8 @@ def read_request(is_asgi: bool, captured: Captured, proxies: TrustedProxies,
         elif "x-forwarded-host" in headers and _resolved_by_server(proxies, peer, headers):
             host = rightmost(headers["x-forwarded-host"])
     scheme = scheme.lower() if scheme.lower() in DEFAULT_PORTS else "http"
-    netloc = _host(host, scheme) or _host(_server_host(listen), scheme) or "localhost"
+    netloc = _host(host, scheme) or _host(_server_host(listen, not proxied_scheme), scheme) \
+        or "localhost"
     if not path.startswith("/"):
         path = _origin_form(path)
     url = f"{scheme}://{netloc}{path}"
@@ -330,13 +332,16 @@ def _cut_url(url: str) -> str:
     return cut
 
 
-def _server_host(listen: Any) -> str:
+def _server_host(listen: Any, with_port: bool = True) -> str:
     """host[:port] the server listens on (the scope's ``server``, or the environ's
     SERVER_NAME and SERVER_PORT): for a request without a usable Host header. Formatted
-    only then."""
+    only then. Without the port when a proxy gave the scheme: the port is the server's,
+    behind the proxy, not the one the visitor used."""
     if not listen:
         return ""
     name, port = listen[0], listen[1]
+    if not with_port:
+        return str(name or "")
     return f"{name or ''}:{port}".strip(":") if port not in (None, "") else str(name or "")
 
 
