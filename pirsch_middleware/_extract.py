@@ -200,7 +200,10 @@ def _environ_path(script_name: Any, path_info: Any, raw_uri: Any) -> str:
     """The path as sent: prefer the server's raw URI when it agrees with SCRIPT_NAME +
     PATH_INFO (it keeps encodings such as %2F that PATH_INFO has lost); otherwise
     re-encode PATH_INFO, which PEP 3333 gives as decoded bytes in a Latin-1 string."""
-    decoded = str(script_name or "") + str(path_info or "")
+    path = str(path_info or "")
+    if path and path[0] != "/":  # PEP 3333: empty or from '/'; anything else is not a path
+        path = _origin_form(path)
+    decoded = str(script_name or "") + path
     if decoded and _PLAIN_PATH.fullmatch(decoded) and (
             not isinstance(raw_uri, str) or raw_uri.partition("?")[0] == decoded):
         return decoded  # nearly always: the path as sent, with nothing to encode
@@ -222,12 +225,16 @@ def _scope_path(root_path: Any, path: Any, raw_path: Any) -> str:
     root = str(root_path or "")
     if isinstance(raw_path, (bytes, bytearray)) and raw_path:
         wire = _wire(bytes(raw_path).partition(b"?")[0])
+        if not wire.startswith("/"):
+            wire = _origin_form(wire)
         # raw_path is what reached the server; a prefix-stripping proxy's root_path is not
         # in it, while the ASGI spec puts root_path in path.
         if root and not unquote_to_bytes(wire).startswith(root.encode("utf-8")):
             wire = quote(root.encode("utf-8"), safe=_PATH_SAFE) + wire
         return wire
     text = str(path or "/")
+    if not text.startswith("/"):
+        text = _origin_form(text)
     if root and not text.startswith(root):
         text = root + text
     return quote(text.encode("utf-8"), safe=_PATH_SAFE)

@@ -56,6 +56,8 @@ CASES = [
     Case("target without a slash: a word", path=b"abc", expect={"url": "http://example.com/abc"}),
     Case("absolute-form target: its path only", path=b"http://evil.com/x",
          expect={"url": "http://example.com/x"}),
+    Case("target without a slash under a root path", path=b"@evil.com/x", root="/app",
+         expect={"url": "http://example.com/app/@evil.com/x"}),
     *(cut_on_a_boundary(pad) for pad in range(6)),
     # -- client IP and proxies
     Case("untrusted peer cannot choose its IP", headers=[(b"x-forwarded-for", b"1.2.3.4")],
