@@ -36,7 +36,7 @@ DEFAULT_SHUTDOWN_TIMEOUT = 5.0
 TRACKER_OPTIONS = frozenset({
     "client_id", "client_secret", "access_key", "base_url", "trusted_proxies",
     "flush_interval", "batch_size", "max_queue", "timeout", "shutdown_timeout",
-    "respect_dnt", "filter_bots", "transport",
+    "respect_dnt", "filter_bots", "transport", "forwarded_host",
 })
 RULE_OPTIONS = frozenset({
     "exclude", "default_excludes", "track_methods", "track_content_types", "should_track",
@@ -96,6 +96,7 @@ class TrackerOptions:
     shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT
     respect_dnt: bool = True
     filter_bots: bool = True
+    forwarded_host: bool = False  # the trusted proxies set X-Forwarded-Host / Forwarded host=
 
     @classmethod
     def build(cls, options: Mapping[str, Any], environ: Mapping[str, str] | None = None,
@@ -123,7 +124,7 @@ class TrackerOptions:
             raw = pick(name)
             if raw is not None:
                 values[name] = _number(raw, name, kind, minimum=minimum)
-        for name in ("respect_dnt", "filter_bots"):
+        for name in ("respect_dnt", "filter_bots", "forwarded_host"):
             raw = pick(name)
             if raw is not None:
                 values[name] = env_bool(raw, name)

@@ -14,11 +14,12 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote_to_bytes
 
-from ._proxies import TrustedProxies, clean_ip, parse_forwarded
+from ._proxies import TrustedProxies, clean_ip, rightmost
 
 __all__ = ["CLIENT_HINTS", "Captured", "RequestData", "capture", "read_request"]
 
 MAX_HEADER = 2048  # longer values are dropped: no browser sends them, garbage does
+# ...except forwarding headers, of which the right end is kept: what the proxies appended.
 MAX_URL = 8192
 CLIENT_HINTS = ("sec_ch_ua", "sec_ch_ua_mobile", "sec_ch_ua_platform",
                 "sec_ch_ua_platform_version", "sec_ch_width", "sec_ch_viewport_width")
@@ -32,6 +33,9 @@ WANTED = frozenset({
 })
 LIST_HEADERS = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
                           "forwarded"})
+# Stands for the left part of a forwarding header too long to keep: a hop that nobody can
+# vouch for, which ends the walk over the hops (RFC 7239 spells it "unknown").
+CUT_HOPS = "unknown, "
 # Characters that may stand unencoded in a path or query as sent on the wire; anything
 # else (spaces, non-ASCII, quotes...) gets percent-encoded. '%' is kept: already encoded.
 _WIRE_SAFE = "!$&'()*+,-./:;=?@[]_~%"
@@ -66,29 +70,47 @@ class RequestData:
         return ""
 
 
-def _text(value: str | bytes) -> str | None:
-    """Decode leniently (UTF-8, else Latin-1); drop absurdly long values."""
-    if len(value) > MAX_HEADER:
-        return None
+def _text(value: str | bytes, name: str) -> str | None:
+    """Decode leniently (UTF-8, else Latin-1); drop absurdly long values, except of the
+    forwarding headers, which keep their right end."""
+    cut = len(value) > MAX_HEADER
+    if cut:
+        if name not in LIST_HEADERS:
+            return None
+        value = value[-MAX_HEADER:]
     if isinstance(value, str):
         if value.isascii():  # nearly always: no re-decoding needed
-            return value.strip()
+            text = value.strip()
+            return _right_end(text, cut) if cut else text
         raw = value.encode("latin-1", "replace")
     else:
         raw = value
     try:
-        return raw.decode("utf-8").strip()
+        text = raw.decode("utf-8").strip()
     except UnicodeDecodeError:
-        return raw.decode("latin-1").strip()
+        text = raw.decode("latin-1").strip()
+    return _right_end(text, cut) if cut else text
+
+
+def _right_end(text: str, cut: bool = False) -> str:
+    """A forwarding header with no more than its last MAX_HEADER characters (or ``text``
+    already cut there): the entries the proxies appended are on the right, while the left
+    is the visitor's and may be any length. The entry cut in two goes, and CUT_HOPS
+    stands for what is gone."""
+    if not cut:
+        if len(text) <= MAX_HEADER:
+            return text
+        text = text[-MAX_HEADER:]
+    return CUT_HOPS + text.partition(",")[2].strip()
 
 
 def _add(headers: dict[str, str], name: str, value: str | bytes) -> None:
-    text = _text(value)
+    text = _text(value, name)
     if text is None:
         return
     if name in headers:
         if name in LIST_HEADERS:  # RFC 9110: repeated list headers join with commas
-            headers[name] = headers[name] + ", " + text
+            headers[name] = _right_end(headers[name] + ", " + text)
         return  # a repeated single-value header: the first one wins
     headers[name] = text
 
@@ -178,7 +200,10 @@ def _environ_path(script_name: Any, path_info: Any, raw_uri: Any) -> str:
     """The path as sent: prefer the server's raw URI when it agrees with SCRIPT_NAME +
     PATH_INFO (it keeps encodings such as %2F that PATH_INFO has lost); otherwise
     re-encode PATH_INFO, which PEP 3333 gives as decoded bytes in a Latin-1 string."""
-    decoded = str(script_name or "") + str(path_info or "")
+    path = str(path_info or "")
+    if path and path[0] != "/":  # PEP 3333: empty or from '/'; anything else is not a path
+        path = _origin_form(path)
+    decoded = str(script_name or "") + path
     if decoded and _PLAIN_PATH.fullmatch(decoded) and (
             not isinstance(raw_uri, str) or raw_uri.partition("?")[0] == decoded):
         return decoded  # nearly always: the path as sent, with nothing to encode
@@ -188,7 +213,7 @@ def _environ_path(script_name: Any, path_info: Any, raw_uri: Any) -> str:
         decoded_bytes = decoded.encode("utf-8")
     if isinstance(raw_uri, str) and raw_uri:
         raw = raw_uri.partition("?")[0].partition("#")[0]
-        if "://" in raw:  # absolute-form request target
+        if not raw.startswith("/") and "://" in raw:  # absolute-form request target
             raw = "/" + raw.partition("://")[2].partition("/")[2]
         raw_bytes = raw.encode("latin-1", "replace")
         if unquote_to_bytes(raw_bytes) == decoded_bytes:
@@ -200,12 +225,16 @@ def _scope_path(root_path: Any, path: Any, raw_path: Any) -> str:
     root = str(root_path or "")
     if isinstance(raw_path, (bytes, bytearray)) and raw_path:
         wire = _wire(bytes(raw_path).partition(b"?")[0])
+        if not wire.startswith("/"):
+            wire = _origin_form(wire)
         # raw_path is what reached the server; a prefix-stripping proxy's root_path is not
         # in it, while the ASGI spec puts root_path in path.
         if root and not unquote_to_bytes(wire).startswith(root.encode("utf-8")):
             wire = quote(root.encode("utf-8"), safe=_PATH_SAFE) + wire
         return wire
     text = str(path or "/")
+    if not text.startswith("/"):
+        text = _origin_form(text)
     if root and not text.startswith(root):
         text = root + text
     return quote(text.encode("utf-8"), safe=_PATH_SAFE)
@@ -222,13 +251,14 @@ def _host(value: str, scheme: str) -> str | None:
     return host
 
 
-def _last(value: str) -> str:
-    return value.rpartition(",")[2].strip()
+def read_request(is_asgi: bool, captured: Captured, proxies: TrustedProxies,
+                 forwarded_host: bool = False) -> RequestData:
+    """Read what ``capture`` kept of a WSGI environ (``is_asgi=False``) or an ASGI scope.
 
-
-def read_request(is_asgi: bool, captured: Captured,
-                 proxies: TrustedProxies) -> RequestData:
-    """Read what ``capture`` kept of a WSGI environ (``is_asgi=False``) or an ASGI scope."""
+    ``forwarded_host``: the trusted proxies set ``X-Forwarded-Host`` (or ``Forwarded:
+    host=``), so it names the site; otherwise the visitor could choose it (nginx passes
+    both through), and the ``Host`` header does.
+    """
     if is_asgi:
         raw_headers, scheme, listen, client, root_path, scope_path, raw_path, query_raw \
             = captured
@@ -248,56 +278,94 @@ def read_request(is_asgi: bool, captured: Captured,
         path = _environ_path(script_name, path_info, raw_uri or request_uri)
         query = _wire(str(query_string).encode("latin-1", "replace")) if query_string else ""
 
-    forwarded_for = headers.get("x-forwarded-for")
-    ip = proxies.client_ip(peer, forwarded_for, headers.get("forwarded"))
-    host = headers.get("host", "")
-    peer_ip = clean_ip(peer) if peer else None
-    if proxies.is_trusted(peer_ip) or _resolved_by_server(peer_ip, forwarded_for):
-        host, scheme = _forwarded_host_scheme(headers, host, scheme)
+    get = headers.get
+    said = proxies.resolve(peer, get("x-forwarded-for"), get("forwarded"),
+                           get("x-forwarded-proto"), get("x-forwarded-host"))
+    proxied_scheme = said.proto in DEFAULT_PORTS
+    if proxied_scheme:
+        scheme = said.proto
+    host = get("host", "")
+    if forwarded_host:
+        if said.host:
+            host = said.host
+        elif "x-forwarded-host" in headers and _resolved_by_server(proxies, peer, headers):
+            host = rightmost(headers["x-forwarded-host"])
     scheme = scheme.lower() if scheme.lower() in DEFAULT_PORTS else "http"
-    netloc = _host(host, scheme) or _host(_server_host(listen), scheme) or "localhost"
+    netloc = _host(host, scheme) or _host(_server_host(listen, not proxied_scheme), scheme) \
+        or "localhost"
+    if not path.startswith("/"):
+        path = _origin_form(path)
     url = f"{scheme}://{netloc}{path}"
     if query and len(url) + len(query) < MAX_URL:
         url += "?" + query
-    return RequestData(url=url[:MAX_URL], ip=ip, headers=headers)
+    return RequestData(url=_cut_url(url), ip=said.ip, headers=headers)
 
 
-def _server_host(listen: Any) -> str:
+def _origin_form(path: str) -> str:
+    """A path that does not start with '/' (h11 takes ``GET @evil.com/x`` or ``GET abc``,
+    and uvicorn passes it on) would change the host of the URL it is joined to: such a path
+    gets a '/'. An absolute-form target (``http://host/x``) keeps its path only: the hit's
+    host is always the request's."""
+    scheme, sep, rest = path.partition("://")
+    if sep and scheme.isalpha():
+        return "/" + rest.partition("/")[2]
+    return "/" + path
+
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def _cut_url(url: str) -> str:
+    """``url`` cut to MAX_URL characters on a boundary: neither a percent-escape nor the
+    UTF-8 sequence of escapes for one character is left incomplete."""
+    if len(url) <= MAX_URL:
+        return url
+    cut = url[:MAX_URL]
+    percent = cut.find("%", MAX_URL - 2)
+    if percent >= 0:
+        cut = cut[:percent]
+    # Back over the trailing escapes to the lead byte of the last character.
+    end = len(cut)
+    start = end
+    while start >= 3 and cut[start - 3] == "%" and cut[start - 2] in _HEX \
+            and cut[start - 1] in _HEX and end - start < 12:
+        byte = int(cut[start - 2:start], 16)
+        start -= 3
+        if byte < 0x80:  # ASCII: complete
+            return cut
+        if byte >= 0xC0:  # a lead byte: how many bytes its character needs
+            needed = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return cut if (end - start) // 3 >= needed else cut[:start]
+    return cut
+
+
+def _server_host(listen: Any, with_port: bool = True) -> str:
     """host[:port] the server listens on (the scope's ``server``, or the environ's
     SERVER_NAME and SERVER_PORT): for a request without a usable Host header. Formatted
-    only then."""
+    only then. Without the port when a proxy gave the scheme: the port is the server's,
+    behind the proxy, not the one the visitor used."""
     if not listen:
         return ""
     name, port = listen[0], listen[1]
+    if not with_port:
+        return str(name or "")
     return f"{name or ''}:{port}".strip(":") if port not in (None, "") else str(name or "")
 
 
-def _resolved_by_server(peer_ip: str | None, forwarded_for: str | None) -> bool:
+def _resolved_by_server(proxies: TrustedProxies, peer: str | None,
+                        headers: Mapping[str, str]) -> bool:
     """uvicorn's --proxy-headers (on by default) and Werkzeug's ProxyFix replace the peer
-    with the address they took from X-Forwarded-For, so a proxy's X-Forwarded-Host would
-    seem to come from the visitor. A peer listed in X-Forwarded-For came through a proxy
-    the server trusts. (A visitor could list its own address too, but could then only
-    choose the host of its own hits, as it can with the Host header anyway; the client IP
-    is never taken from such a peer's headers.)"""
-    if not peer_ip or not forwarded_for:
+    with the address they took from X-Forwarded-For (and the scheme with X-Forwarded-Proto),
+    so the proxy's X-Forwarded-Host would seem to come from the visitor. An untrusted peer
+    listed in X-Forwarded-For came through a proxy the server trusts: then, with
+    ``forwarded_host``, X-Forwarded-Host names the site (the scheme stays the server's, and
+    nothing is taken from ``Forwarded``, which these servers do not read). A visitor that
+    reaches the server directly could list its own address too, but could then only name
+    the host of its own hits, as it can with the Host header anyway; the IP is never taken
+    from such a peer's headers."""
+    forwarded_for = headers.get("x-forwarded-for")
+    peer_ip = clean_ip(peer) if peer else None
+    if not peer_ip or not forwarded_for or proxies.trusts_peer(peer_ip):
         return False
     return any(clean_ip(hop) == peer_ip for hop in forwarded_for.split(","))
 
-
-def _forwarded_host_scheme(headers: Mapping[str, str], host: str,
-                           scheme: str) -> tuple[str, str]:
-    if "x-forwarded-host" not in headers and "x-forwarded-proto" not in headers \
-            and "forwarded" not in headers:
-        return host, scheme
-    proto = _last(headers.get("x-forwarded-proto", "")).lower()
-    fwd_host = _last(headers.get("x-forwarded-host", ""))
-    if not (proto and fwd_host) and "forwarded" in headers:
-        elements = parse_forwarded(headers["forwarded"])
-        last = elements[-1] if elements else {}
-        proto = proto or last.get("proto", "").lower()
-        fwd_host = fwd_host or last.get("host", "")
-    if proto in DEFAULT_PORTS:
-        scheme = proto
-    if fwd_host:
-        host = fwd_host
-    return host, scheme

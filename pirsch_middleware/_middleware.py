@@ -42,6 +42,7 @@ class MiddlewareBase(Generic[AppT]):
         respect_dnt: bool | None = None,
         filter_bots: bool | None = None,
         transport: httpx.BaseTransport | None = None,
+        forwarded_host: bool | None = None,
         exclude: Iterable[str | re.Pattern[str]] | str | None = None,
         default_excludes: bool | None = None,
         track_methods: Iterable[str] | None = None,
@@ -56,6 +57,7 @@ class MiddlewareBase(Generic[AppT]):
                 ("batch_size", batch_size), ("max_queue", max_queue), ("timeout", timeout),
                 ("shutdown_timeout", shutdown_timeout), ("respect_dnt", respect_dnt),
                 ("filter_bots", filter_bots), ("transport", transport),
+                ("forwarded_host", forwarded_host),
             ) if value is not None
         }
         self.app = app

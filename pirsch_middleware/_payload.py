@@ -79,8 +79,9 @@ class Encoder:
     """Turns queued items into ``(kind, json_bytes)``; drops what must not be sent."""
 
     def __init__(self, proxies: TrustedProxies, *, respect_dnt: bool = True,
-                 filter_bots: bool = True) -> None:
+                 filter_bots: bool = True, forwarded_host: bool = False) -> None:
         self.proxies = proxies
+        self.forwarded_host = forwarded_host
         self.respect_dnt = respect_dnt
         self.filter_bots = filter_bots
 
@@ -105,7 +106,7 @@ class Encoder:
     def encode(self, item: Item) -> bytes | None:
         """The item's JSON, or None when it is filtered out."""
         kind, epoch, is_asgi, captured, extra = item
-        data = read_request(is_asgi, captured, self.proxies)
+        data = read_request(is_asgi, captured, self.proxies, self.forwarded_host)
         reason = self.excluded(data)
         if reason is not None:
             logger.debug("not sending %s for %s: %s", KIND_NAMES[kind], data.url, reason)

@@ -101,6 +101,7 @@ class Tracker:
         respect_dnt: bool | None = None,
         filter_bots: bool | None = None,
         transport: httpx.BaseTransport | None = None,
+        forwarded_host: bool | None = None,
         environ: Mapping[str, str] | None = None,
         retry_base: float = 0.5,
         retry_cap: float = 30.0,
@@ -111,6 +112,7 @@ class Tracker:
             "flush_interval": flush_interval, "batch_size": batch_size,
             "max_queue": max_queue, "timeout": timeout, "shutdown_timeout": shutdown_timeout,
             "respect_dnt": respect_dnt, "filter_bots": filter_bots,
+            "forwarded_host": forwarded_host,
         }
         self.options = TrackerOptions.build(options, environ)
         self.enabled = self.options.credentials.configured
@@ -124,7 +126,8 @@ class Tracker:
         self._retry_cap = retry_cap
         self._encoder = Encoder(self.options.trusted_proxies,
                                 respect_dnt=self.options.respect_dnt,
-                                filter_bots=self.options.filter_bots)
+                                filter_bots=self.options.filter_bots,
+                                forwarded_host=self.options.forwarded_host)
         self._max_queue = self.options.max_queue
         self._batch_size = self.options.batch_size
         self._reset()

@@ -119,7 +119,7 @@ def test_forwarded_for_only_from_a_trusted_peer(tracker: Tracker, receiver: DevS
         HTTP_X_FORWARDED_HOST="shop.example")
     assert tracker.flush(5)
     assert [(h["ip"], h["url"]) for h in receiver.hits] == [
-        (PEER, "http://testserver/page/"), ("198.51.100.7", "https://shop.example/page/")]
+        (PEER, "http://testserver/page/"), ("198.51.100.7", "https://testserver/page/")]
 
 
 def test_events_follow_their_page_view(tracker: Tracker, receiver: DevServer) -> None:
