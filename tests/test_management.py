@@ -480,3 +480,30 @@ def test_an_access_key_cannot_manage(server: StatsServer) -> None:
             pytest.raises(PirschError, match="manage domains"):
         client.domains.create(hostname="example.com", subdomain="example", timezone="UTC")
     assert server.requests == []
+
+
+# --- the README -------------------------------------------------------------------------------
+
+def readme_examples(section: str) -> list[str]:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    text = readme.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", text, re.DOTALL)
+
+
+def test_the_readme_examples_run_as_written(
+    server: StatsServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("PIRSCH_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("PIRSCH_CLIENT_SECRET", CLIENT_SECRET)
+    monkeypatch.setenv("PIRSCH_BASE_URL", server.base_url)
+    server.answers["POST", "/domain"] = {**EXAMPLES["domains.create"],
+                                         "identification_code": "Xy12AbCd"}
+    examples = readme_examples("Managing your account")
+    assert examples
+
+    for code in examples:
+        exec(compile(code, "README.md", "exec"), {})
+
+    assert [(r.method, r.path) for r in server.statistics_requests] == [
+        ("POST", "/domain"), ("POST", "/goal"), ("POST", "/goal/regex"), ("POST", "/member")]
+    assert capsys.readouterr().out == "A5kgYzK14m Xy12AbCd\nTrue\n"
