@@ -39,8 +39,8 @@ if TYPE_CHECKING:
     from ._client import AsyncClient, Client
 
 __all__ = [
-    "AsyncCall", "Call", "Endpoint", "Group", "Method", "Operation", "Route", "collect",
-    "operation",
+    "AsyncCall", "C", "Call", "Endpoint", "Group", "Method", "Operation", "Route", "collect",
+    "operation", "operation_bare", "operation_bare_many", "operation_many", "operation_none",
 ]
 
 Method = Literal["GET", "POST", "PUT", "DELETE"]
@@ -224,9 +224,16 @@ class Operation(Route[R], Generic[P, R]):
             if args or kwargs:
                 raise TypeError(f"{self.name}() takes no arguments")
             return None
+        names = self.request.field_names()
         if args:  # keyword-only: an ID passed by position is too easy to mix up
-            names = ", ".join(f"{name}=..." for name in self.request.field_names())
-            raise TypeError(f"{self.name}() takes keyword arguments only: {names}")
+            listing = ", ".join(f"{name}=..." for name in names)
+            raise TypeError(f"{self.name}() takes keyword arguments only: {listing}")
+        unknown = [name for name in kwargs if name not in names]
+        missing = [name for name in self.request.required_names() if name not in kwargs]
+        if unknown or missing:  # said with the method's name, not the model's __init__
+            problem = (f"got unexpected {', '.join(map(repr, unknown))}" if unknown
+                       else f"is missing {', '.join(map(repr, missing))}")
+            raise TypeError(f"{self.name}() {problem}; it takes {', '.join(names)}")
         request: RequestModel = self.request(**kwargs)
         return request
 

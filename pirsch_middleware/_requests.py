@@ -57,6 +57,11 @@ class RequestModel:
     def field_names(cls) -> list[str]:
         return [f.name for f in dataclasses.fields(cls)]
 
+    @classmethod
+    def required_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+
     def to_wire(self, rename: Mapping[str, str] | None = None) -> dict[str, Any]:
         """The request as the API reads it (names, dates, lists); ``rename`` overrides
         names for one endpoint. ``None`` fields are left out."""

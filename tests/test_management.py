@@ -370,7 +370,8 @@ def test_responses_keep_fields_the_api_adds_later() -> None:
 # --- request validation: before anything is sent ----------------------------------------------
 
 INVALID = [
-    ("domains.delete", {}, TypeError, "domain_id"),
+    ("domains.delete", {}, TypeError,
+     r"domains.delete\(\) is missing 'domain_id'; it takes domain_id"),
     ("domains.delete", {"domain_id": ""}, ValueError, "domain_id must not be empty"),
     ("domains.delete", {"domain_id": 5}, TypeError, "domain_id must be str"),
     ("domains.create", {"hostname": "example.com", "subdomain": "", "timezone": "UTC"},
@@ -387,7 +388,8 @@ INVALID = [
     ("members.invite", {"domain_id": D, "emails": 5}, TypeError, "emails must be a str"),
     ("members.update_role", {"id": X, "role": "owner"}, ValueError,
      "role must be one of 'viewer', 'admin'"),
-    ("members.remove", {"domain_id": D}, TypeError, "unexpected keyword argument 'domain_id'"),
+    ("members.remove", {"domain_id": D}, TypeError,
+     r"members.remove\(\) got unexpected 'domain_id'; it takes id"),
     ("snippets.update", {"domain_id": D, "type": "session"}, ValueError, "type must be one of"),
     ("clients.create", {"domain_id": X, "type": "oauth", "scope_statistics": "w"}, ValueError,
      "scope_statistics must be one of"),
@@ -402,7 +404,7 @@ INVALID = [
     ("views.save", {"domain_id": D, "name": "V", "from_date": "2022-01-01"}, TypeError,
      "datetime.date"),
     ("google_import.start", {"domain_id": D, "property_id": "p", "from_date": date(2022, 1, 1)},
-     TypeError, "to_date"),
+     TypeError, "is missing 'to_date'"),
 ]
 
 
