@@ -13,17 +13,30 @@ from __future__ import annotations
 import math
 import os
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
 from ._auth import API_PREFIX, DEFAULT_BASE_URL, Credentials, PirschAuth, normalize_base_url
 from ._config import DEFAULT_TIMEOUT, env_value
-from ._endpoints import Route
+from ._endpoints import C, Route
 from ._errors import APIError, PirschError
-from ._management_table import GROUPS, Management
 from ._statistics_table import FilterOptions, Statistics
 from ._tracker import VERSION
+
+if TYPE_CHECKING:
+    from ._management_table import (
+        AccessLinks,
+        AlternativeDomains,
+        Clients,
+        Domains,
+        EmailReports,
+        Goals,
+        GoogleImport,
+        Members,
+        Snippets,
+        Views,
+    )
 
 __all__ = ["AsyncClient", "BaseClient", "Client"]
 
@@ -40,6 +53,23 @@ NO_CREDENTIALS_ERROR = (
     "no Pirsch credentials: pass client_id and client_secret, or set PIRSCH_CLIENT_ID and "
     "PIRSCH_CLIENT_SECRET (an oAuth client from the Pirsch dashboard's integration settings)"
 )
+
+
+class Management(Generic[C]):
+    """The management groups as attributes of a client (``client.goals``, ...); ``C`` is the
+    client, so each group's methods are typed sync or async. ``BaseClient`` creates them
+    from ``_management_table.GROUPS`` (a test checks the two name the same groups)."""
+
+    domains: Domains[C]
+    links: AccessLinks[C]
+    members: Members[C]
+    alternative_domains: AlternativeDomains[C]
+    snippets: Snippets[C]
+    clients: Clients[C]
+    reports: EmailReports[C]
+    goals: Goals[C]
+    views: Views[C]
+    google_import: GoogleImport[C]
 
 
 class BaseClient(Statistics):
@@ -68,6 +98,11 @@ class BaseClient(Statistics):
         self.timeout = _resolve_timeout(timeout)
         self._auth = PirschAuth(self._credentials, self.base_url)
         self._headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        # Imported here, not at the top: the tracker imports this package in every web
+        # worker, and the management tables (some 60 dataclasses) would add about a third
+        # to that import. A client pays it once, when the first one is made.
+        from ._management_table import GROUPS
+
         for name, group in GROUPS.items():  # typed per client by Management[...]
             setattr(self, name, group(self))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Coroutine, Mapping
-from typing import TYPE_CHECKING, Any, Generic, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from ._endpoints import C, Group, Operation, collect
 from ._endpoints import operation as _one
@@ -65,7 +65,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GROUPS", "MANAGEMENT_ENDPOINTS", "AccessLinks", "AlternativeDomains", "Clients", "Domains",
-    "EmailReports", "Goals", "GoogleImport", "Management", "Members", "Snippets", "Views",
+    "EmailReports", "Goals", "GoogleImport", "Members", "Snippets", "Views",
 ]
 
 # The reference names the domain "id" in these queries and bodies, "domain_id" elsewhere.
@@ -275,28 +275,12 @@ class GoogleImport(Group[C]):
                  section="Starting the Import", summary="import a view for a period")
 
 
+# The groups by their attribute on a client; _client.Management declares their types.
 GROUPS: Mapping[str, type[Group[Any]]] = {
     group._namespace.rstrip("."): group
     for group in (Domains, AccessLinks, Members, AlternativeDomains, Snippets, Clients,
                   EmailReports, Goals, Views, GoogleImport)
 }
-
-
-class Management(Generic[C]):
-    """The management groups as attributes of a client (``client.goals``, ...); ``C`` is the
-    client, so each group's methods are typed sync or async. ``BaseClient`` creates them
-    from ``GROUPS``."""
-
-    domains: Domains[C]
-    links: AccessLinks[C]
-    members: Members[C]
-    alternative_domains: AlternativeDomains[C]
-    snippets: Snippets[C]
-    clients: Clients[C]
-    reports: EmailReports[C]
-    goals: Goals[C]
-    views: Views[C]
-    google_import: GoogleImport[C]
 
 
 MANAGEMENT_ENDPOINTS: Mapping[str, Operation[Any, Any]] = collect(Operation, GROUPS.values())

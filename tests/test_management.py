@@ -8,6 +8,8 @@ import functools
 import json
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -18,6 +20,7 @@ from urllib.parse import parse_qsl
 import pytest
 
 from pirsch_middleware import APIError, AsyncClient, Client, PirschError
+from pirsch_middleware._client import Management
 from pirsch_middleware.management import (
     ENDPOINTS,
     GROUPS,
@@ -209,6 +212,23 @@ def test_every_entry_is_named_for_its_group_and_has_a_case() -> None:
         assert name.split(".")[0] in GROUPS
         assert (entry.method, entry.path) == ROUTES[name]
         assert entry.request is None or issubclass(entry.request, RequestModel)
+
+
+def test_the_clients_declare_the_type_of_every_group() -> None:
+    assert list(Management.__annotations__) == list(GROUPS)
+
+
+def test_importing_the_package_leaves_the_management_tables_for_the_first_client() -> None:
+    # The tracker imports the package in every web worker; only a client needs the tables.
+    code = (
+        "import sys, pirsch_middleware\n"
+        "tables = {'pirsch_middleware._management_table', 'pirsch_middleware._requests',\n"
+        "          'pirsch_middleware._management_models'}\n"
+        "assert not tables & set(sys.modules), tables & set(sys.modules)\n"
+        "pirsch_middleware.Client('id', 'secret').close()\n"
+        "assert tables <= set(sys.modules)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
 def reference_path() -> Path:
