@@ -33,10 +33,10 @@ from typing import (
 
 from ._filter import Filter
 from ._models import Model
+from ._request_model import RequestModel
 
 if TYPE_CHECKING:
     from ._client import AsyncClient, Client
-    from ._requests import RequestModel
 
 __all__ = [
     "AsyncCall", "C", "Call", "Endpoint", "Group", "Method", "Operation", "Route", "collect",
@@ -199,8 +199,6 @@ class Operation(Route[R], Generic[P, R]):
     def __init__(self, method: Method, path: str, *, request: Callable[P, Any] | None,
                  response: type[Any] | None, many: bool, summary: str, section: str,
                  rename: Mapping[str, str] | None = None) -> None:
-        from ._requests import RequestModel  # only management tables build operations
-
         if request is not None and not (isinstance(request, type)
                                         and issubclass(request, RequestModel)):
             raise TypeError(f"request must be a RequestModel class, not {request!r}")

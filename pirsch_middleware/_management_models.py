@@ -43,6 +43,8 @@ class AccessLink(_Stored):
 
 @dataclass(frozen=True, kw_only=True)
 class MemberUser(Model):
+    """The person behind a membership: ``member.user.email``."""
+
     id: str = ""
     email: str = ""
     full_name: str = ""
@@ -63,12 +65,16 @@ class Member(_Stored):
 
 @dataclass(frozen=True, kw_only=True)
 class AlternativeDomain(_Stored):
+    """Another hostname that may send data to a domain."""
+
     domain_id: str = ""
     hostname: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
 class Snippet(_Stored):
+    """A tracking snippet's settings: ``client.snippets.get(domain_id=..., type="event")``."""
+
     domain_id: str = ""
     type: str = ""
     dev: bool = False

@@ -10,15 +10,14 @@ Unset (``None``) fields are not sent.
 
 from __future__ import annotations
 
-import dataclasses
-import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any, ClassVar, Literal
+from datetime import date
+from typing import ClassVar, Literal
 
 from ._filter import Values
+from ._request_model import RequestModel
 
 __all__ = [
     "APIClientUpdate", "AccessLinkUpdate", "ActiveVisitorsTimeUpdate", "AlternativeDomainUpdate",
@@ -30,101 +29,6 @@ __all__ = [
 
 Role = Literal["viewer", "admin"]
 ClientType = Literal["oauth", "token"]
-
-
-@dataclass(frozen=True, kw_only=True)
-class RequestModel:
-    """Base of every request model: validated at construction, ``to_wire`` for the API."""
-
-    # Python field name -> the API's name, where they differ for every endpoint.
-    _wire: ClassVar[Mapping[str, str]] = {}
-    # str fields that must not be empty besides the IDs (``id``, ``*_id``), which never may.
-    _not_empty: ClassVar[tuple[str, ...]] = ()
-
-    def __post_init__(self) -> None:
-        for name, hint in _field_hints(type(self)).items():
-            value = _checked(name, hint, getattr(self, name))
-            if isinstance(value, str) and not value.strip() and (
-                    name == "id" or name.endswith("_id") or name in self._not_empty):
-                raise ValueError(f"{name} must not be empty")
-            object.__setattr__(self, name, value)  # frozen: normalise once, here
-        self._check()
-
-    def _check(self) -> None:
-        """Checks across fields or of ranges; the types are checked already."""
-
-    @classmethod
-    def field_names(cls) -> list[str]:
-        return [f.name for f in dataclasses.fields(cls)]
-
-    @classmethod
-    def required_names(cls) -> list[str]:
-        return [f.name for f in dataclasses.fields(cls)
-                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
-
-    def to_wire(self, rename: Mapping[str, str] | None = None) -> dict[str, Any]:
-        """The request as the API reads it (names, dates, lists); ``rename`` overrides
-        names for one endpoint. ``None`` fields are left out."""
-        names = {**self._wire, **(rename or {})}
-        return {names.get(f.name, f.name): _jsonable(getattr(self, f.name))
-                for f in dataclasses.fields(self) if getattr(self, f.name) is not None}
-
-
-_HINTS: dict[type[RequestModel], dict[str, Any]] = {}
-
-
-def _field_hints(cls: type[RequestModel]) -> dict[str, Any]:
-    hints = _HINTS.get(cls)
-    if hints is None:
-        resolved = typing.get_type_hints(cls)
-        hints = _HINTS[cls] = {f.name: resolved[f.name] for f in dataclasses.fields(cls)}
-    return hints
-
-
-_VALUES = frozenset(typing.get_args(Values))
-
-
-def _checked(name: str, hint: Any, value: Any) -> Any:
-    args = typing.get_args(hint)
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        if type(None) in args and value is None:
-            return None
-        args = tuple(a for a in args if a is not type(None))
-        if frozenset(args) == _VALUES:  # one value or a list: sent as a list
-            values = (value,) if isinstance(value, str) else value
-            if (not isinstance(values, Sequence)
-                    or not all(isinstance(v, str) and v for v in values)):
-                raise TypeError(f"{name} must be a str or a list of non-empty str, "
-                                f"not {value!r}")
-            return tuple(values)
-        hint = args[0]
-        args = typing.get_args(hint)
-    if typing.get_origin(hint) is Literal:
-        if value not in args:
-            raise ValueError(f"{name} must be one of {', '.join(map(repr, args))}; "
-                             f"got {value!r}")
-        return value
-    if hint is date:
-        if isinstance(value, datetime):
-            return value.date()
-        if not isinstance(value, date):
-            raise TypeError(f"{name} must be a datetime.date, not {value!r}")
-        return value
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint is int and isinstance(value, bool):
-        raise TypeError(f"{name} must be int, not {value!r}")
-    if not isinstance(value, hint):
-        raise TypeError(f"{name} must be {hint.__name__}, not {value!r}")
-    return value
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return list(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
 
 
 def _check_emails(name: str, emails: tuple[str, ...]) -> None:
@@ -139,14 +43,16 @@ def _check_emails(name: str, emails: tuple[str, ...]) -> None:
 
 @dataclass(frozen=True, kw_only=True)
 class DomainRef(RequestModel):
-    """A domain (dashboard) by ID: what lists and toggles take."""
+    """A domain (dashboard) by ID, what lists and toggles take:
+    ``client.goals.list(domain_id="A5kgYzK14m")``."""
 
     domain_id: str
 
 
 @dataclass(frozen=True, kw_only=True)
 class ItemRef(RequestModel):
-    """One object by its ID (a member, goal, client ...): what deletes take."""
+    """One object by its ID (a member, goal, client ...), what deletes take:
+    ``client.goals.delete(id=goal.id)``."""
 
     id: str
 
@@ -155,6 +61,9 @@ class ItemRef(RequestModel):
 
 @dataclass(frozen=True, kw_only=True)
 class NewDomain(RequestModel):
+    """``client.domains.create(hostname="example.com", subdomain="example",
+    timezone="Europe/Berlin")``."""
+
     _not_empty = ("hostname", "subdomain", "timezone")
 
     hostname: str
@@ -164,6 +73,8 @@ class NewDomain(RequestModel):
 
 @dataclass(frozen=True, kw_only=True)
 class HostnameUpdate(RequestModel):
+    """``client.domains.update_hostname(domain_id=..., hostname="example.org")``."""
+
     _not_empty = ("hostname",)
 
     domain_id: str
@@ -172,6 +83,8 @@ class HostnameUpdate(RequestModel):
 
 @dataclass(frozen=True, kw_only=True)
 class SubdomainUpdate(RequestModel):
+    """``client.domains.update_subdomain(domain_id=..., subdomain="example")``."""
+
     _not_empty = ("subdomain",)
 
     domain_id: str
@@ -180,7 +93,8 @@ class SubdomainUpdate(RequestModel):
 
 @dataclass(frozen=True, kw_only=True)
 class ActiveVisitorsTimeUpdate(RequestModel):
-    """How many seconds after their last action visitors still count as active."""
+    """How many seconds after their last action visitors still count as active:
+    ``client.domains.set_active_visitors_time(domain_id=..., seconds=300)``."""
 
     _wire: ClassVar[Mapping[str, str]] = {"seconds": "time"}
 
@@ -194,6 +108,8 @@ class ActiveVisitorsTimeUpdate(RequestModel):
 
 @dataclass(frozen=True, kw_only=True)
 class TimezoneUpdate(RequestModel):
+    """``client.domains.set_timezone(domain_id=..., timezone="Europe/Berlin")``."""
+
     _not_empty = ("timezone",)
 
     domain_id: str
@@ -204,19 +120,24 @@ class TimezoneUpdate(RequestModel):
 
 @dataclass(frozen=True, kw_only=True)
 class NewAccessLink(RequestModel):
+    """``client.links.create(domain_id=..., description="for the board")``."""
+
     domain_id: str
     description: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
 class AccessLinkUpdate(RequestModel):
+    """``client.links.update(id=link.id, description="...")``."""
+
     id: str
     description: str
 
 
 @dataclass(frozen=True, kw_only=True)
 class MemberInvitation(RequestModel):
-    """Invite people by email; they join as viewers. One address or a list."""
+    """Invite people by email (one address or a list); they join as viewers:
+    ``client.members.invite(domain_id=..., emails=["ann@example.com"])``."""
 
     domain_id: str
     emails: Values
@@ -227,7 +148,8 @@ class MemberInvitation(RequestModel):
 
 @dataclass(frozen=True, kw_only=True)
 class RoleUpdate(RequestModel):
-    """A member's new role (``id`` is the member's ID, not the user's)."""
+    """A member's new role (``id`` is the membership's, not the user's):
+    ``client.members.update_role(id=member.id, role="admin")``."""
 
     id: str
     role: Role
@@ -235,6 +157,8 @@ class RoleUpdate(RequestModel):
 
 @dataclass(frozen=True, kw_only=True)
 class NewAlternativeDomain(RequestModel):
+    """``client.alternative_domains.create(domain_id=..., hostname="example.org")``."""
+
     _not_empty = ("hostname",)
 
     domain_id: str
@@ -243,6 +167,8 @@ class NewAlternativeDomain(RequestModel):
 
 @dataclass(frozen=True, kw_only=True)
 class AlternativeDomainUpdate(RequestModel):
+    """``client.alternative_domains.update(id=alternative.id, hostname="example.net")``."""
+
     _not_empty = ("hostname",)
 
     id: str
@@ -251,6 +177,8 @@ class AlternativeDomainUpdate(RequestModel):
 
 @dataclass(frozen=True, kw_only=True)
 class SnippetRef(RequestModel):
+    """``client.snippets.get(domain_id=..., type="event")``."""
+
     domain_id: str
     type: Literal["page view", "event", "session"]
 
@@ -293,13 +221,16 @@ class NewAPIClient(RequestModel):
 
 @dataclass(frozen=True, kw_only=True)
 class APIClientUpdate(RequestModel):
+    """``client.clients.update(id=api_client.id, description="CI")``."""
+
     id: str
     description: str
 
 
 @dataclass(frozen=True, kw_only=True)
 class NewEmailReports(RequestModel):
-    """One report per address, every ``interval`` weeks."""
+    """One report per address, every ``interval`` weeks:
+    ``client.reports.create(domain_id=..., emails=["ann@example.com"], interval=1)``."""
 
     domain_id: str
     emails: Values
@@ -312,6 +243,8 @@ class NewEmailReports(RequestModel):
 
 @dataclass(frozen=True, kw_only=True)
 class EmailReportUpdate(RequestModel):
+    """``client.reports.update(id=report.id, interval=4)`` (weeks)."""
+
     id: str
     interval: int
 
@@ -366,7 +299,8 @@ class GoalUpdate(NewGoal):
 
 @dataclass(frozen=True, kw_only=True)
 class RegexTest(RequestModel):
-    """Does ``regex`` (RE2 syntax) match ``sample``?"""
+    """Does ``regex`` (RE2 syntax) match ``sample``?
+    ``client.goals.test_regex(regex="^/checkout/", sample="/checkout/done").match``."""
 
     _not_empty = ("regex",)
 
