@@ -45,9 +45,9 @@ USER_AGENT = f"pirsch-middleware/{VERSION} (python; statistics)"
 
 ACCESS_KEY_ERROR = (
     "an access key (pa_...) can only send page views and events, not read statistics or "
-    "manage domains: "
-    "use an oAuth client (client ID and secret from the Pirsch dashboard's integration "
-    "settings) via client_id/client_secret or PIRSCH_CLIENT_ID/PIRSCH_CLIENT_SECRET"
+    "manage domains: use an oAuth client (client ID and secret from the Pirsch dashboard's "
+    "integration settings) via client_id/client_secret or PIRSCH_CLIENT_ID/"
+    "PIRSCH_CLIENT_SECRET"
 )
 NO_CREDENTIALS_ERROR = (
     "no Pirsch credentials: pass client_id and client_secret, or set PIRSCH_CLIENT_ID and "
