@@ -1,14 +1,19 @@
-"""``pirsch``: read Pirsch statistics from a terminal.
+"""``pirsch``: read Pirsch statistics and manage the account from a terminal.
 
     pirsch domains
     pirsch stats visitors --from 2024-05-01 --to 2024-05-31 --scale week
     pirsch stats pages --domain example.com --path '~/blog' --limit 20 --json
     pirsch stats                     # lists the endpoints
+    pirsch domains create example.com --subdomain example --timezone Europe/Berlin
+    pirsch goals test '^/checkout/.*$' /checkout/done
+    pirsch members invite ann@example.com --domain example.com
 
 Credentials come from the environment only (``PIRSCH_CLIENT_ID``, ``PIRSCH_CLIENT_SECRET``),
 never from arguments, which other users can read in the process list. Tables use ``rich``
-when it is installed (``pip install 'pirsch-middleware[cli]'``) and plain text otherwise.
-Exit status: 0 done, 1 the API failed or could not be reached, 2 a usage or setup problem.
+when it is installed (``pip install 'pirsch-middleware[cli]'``) and plain text otherwise
+(``_render``). Deleting asks first (``--yes`` skips the question; without a terminal to ask
+on, ``--yes`` is required). Exit status: 0 done, 1 the API failed or could not be reached
+or a deletion was declined, 2 a usage or setup problem.
 """
 
 from __future__ import annotations
@@ -18,32 +23,19 @@ import dataclasses
 import difflib
 import json
 import os
-import re
-import shutil
 import sys
 import typing
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from ._auth import Credentials
 from ._client import ACCESS_KEY_ERROR, Client
 from ._errors import PirschError
-from .statistics import (
-    ENDPOINTS,
-    ConversionGoalStats,
-    Domain,
-    Endpoint,
-    Filter,
-    Model,
-    SessionStats,
-    SessionStep,
-    TimeSeries,
-    TimeSpentStats,
-    VisitorHourStats,
-    VisitorMinuteStats,
-    VisitorStats,
-)
+from ._render import CHARTS, print_chart, print_result
+from .management import ENDPOINTS as MANAGEMENT
+from .management import MemberInvitation, NewGoal
+from .statistics import ENDPOINTS, Domain, Endpoint, Filter
 
 __all__ = ["main"]
 
@@ -77,32 +69,13 @@ FILTER_HELP = {
 }
 _OWN_FLAGS = ("domain_id", "from_date", "to_date")
 
-# What a time series is charted by: (x field, default metric).
-CHARTS: dict[type[Model], tuple[str, str]] = {
-    VisitorStats: ("period", "visitors"),
-    TimeSpentStats: ("period", "average_time_spent_seconds"),
-    VisitorHourStats: ("hour", "visitors"),
-    VisitorMinuteStats: ("minute", "visitors"),
-}
-
-# Models whose full field list would not fit a terminal: (header, dotted attribute path).
-COLUMNS: dict[type[Model], tuple[tuple[str, str], ...]] = {
-    Domain: (("id", "id"), ("hostname", "hostname"), ("subdomain", "subdomain"),
-             ("display_name", "display_name"), ("timezone", "timezone"),
-             ("user_role", "user_role")),
-    ConversionGoalStats: (("goal", "page_goal.name"), ("path_pattern", "page_goal.path_pattern"),
-                          ("event", "page_goal.event_name"), ("visitors", "stats.visitors"),
-                          ("views", "stats.views"), ("cr", "stats.cr")),
-    SessionStats: tuple((name, name) for name in (
-        "start", "duration_seconds", "page_views", "entry_path", "exit_path", "is_bounce",
-        "referrer_name", "country_code", "browser", "os", "visitor_id", "session_id")),
-    SessionStep: (("time", "step.time"), ("path", "step.path"), ("title", "step.title"),
-                  ("event", "event.name"), ("duration_seconds", "step.duration_seconds")),
-}
-
 
 class UsageError(Exception):
     """A problem the user fixes (exit status 2); the message is the whole story."""
+
+
+class Declined(Exception):
+    """The user did not confirm a deletion (exit status 1)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -117,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(args)
     except (UsageError, ValueError) as exc:  # ValueError: options, credentials, filter
         return _fail(exc, 2)
-    except PirschError as exc:  # APIError, an unreachable API, an odd response
+    except (PirschError, Declined) as exc:  # APIError, an unreachable API, an odd response
         return _fail(exc, 1)
     except KeyboardInterrupt:
         return 130
@@ -132,15 +105,14 @@ def _fail(exc: Exception, status: int) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="pirsch", description="Read Pirsch statistics. Credentials: PIRSCH_CLIENT_ID and "
-        "PIRSCH_CLIENT_SECRET (an oAuth client; an access key cannot read).")
+        prog="pirsch", description="Read Pirsch statistics and manage your account. "
+        "Credentials: PIRSCH_CLIENT_ID and PIRSCH_CLIENT_SECRET (an oAuth client; an access "
+        "key can only send data).")
     parser.add_argument("--base-url", help="API base URL (env PIRSCH_BASE_URL)")
     parser.add_argument("--timeout", type=float, help="seconds per request (env PIRSCH_TIMEOUT)")
+    parser.set_defaults(json=False)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-
-    domains = commands.add_parser("domains", help="list the domains you can read")
-    domains.add_argument("--json", action="store_true", help="print JSON")
-    domains.set_defaults(run=_run_domains)
+    _add_domain_commands(commands)
 
     stats = commands.add_parser(
         "stats", help="read one statistics endpoint",
@@ -158,7 +130,80 @@ def _parser() -> argparse.ArgumentParser:
     stats.add_argument("--no-chart", action="store_true", help="no bar chart under the table")
     _add_filter_options(stats.add_argument_group("filters (a repeated option sends every value)"))
     stats.set_defaults(run=_run_stats)
+    _add_management_commands(commands)
     return parser
+
+
+Commands: typing.TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def _add_domain_commands(commands: Commands) -> None:
+    domains = commands.add_parser("domains", help="list, create or delete domains")
+    domains.add_argument("--json", action="store_true", help="print JSON")
+    domains.set_defaults(run=_run_domains)
+    sub = domains.add_subparsers(title="commands (default: list)", metavar="COMMAND")
+    _leaf(sub, "list", _run_domains, "list the domains you can read")
+    create = _leaf(sub, "create", _run_domain_create,
+                   "add a domain (user client) and print its identification code")
+    create.add_argument("hostname", help="e.g. example.com")
+    create.add_argument("--subdomain", required=True, help="the dashboard's name on pirsch.io")
+    create.add_argument("--timezone", required=True, help="the dashboard's, e.g. Europe/Berlin")
+    delete = _leaf(sub, "delete", _run_domain_delete, "delete a domain and all its statistics")
+    delete.add_argument("domain", help="domain ID, hostname or subdomain")
+    delete.add_argument("--yes", action="store_true", help="delete without asking")
+
+
+def _add_management_commands(commands: Commands) -> None:
+    goals = commands.add_parser("goals", help="list, create or test conversion goals")
+    sub = goals.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    _listing(sub, "goals.list", "a domain's conversion goals", "conversion goals")
+    create = _leaf(sub, "create", _run_goal_create, "add a conversion goal", domain=True)
+    create.add_argument("name", help="the goal's name")
+    what = create.add_mutually_exclusive_group(required=True)
+    what.add_argument("--path-pattern", help="pages, e.g. '/checkout/**'")
+    what.add_argument("--event", dest="event_name", help="an event's name")
+    create.add_argument("--visitors", dest="visitor_goal", type=int, default=0, metavar="N",
+                        help="a target number of visitors")
+    create.add_argument("--cr", dest="cr_goal", type=float, default=0.0, metavar="RATE",
+                        help="a target conversion rate")
+    create.add_argument("--email-reached", action="store_true",
+                        help="send an email when a target is reached")
+    create.add_argument("--delete-reached", action="store_true",
+                        help="delete the goal once a target is reached")
+    test = _leaf(sub, "test", _run_goal_test,
+                 "does a regular expression (RE2) match a sample path?")
+    test.add_argument("regex", help="e.g. '^/checkout/.*$'")
+    test.add_argument("sample", help="e.g. /checkout/done")
+
+    members = commands.add_parser("members", help="list or invite a domain's members")
+    sub = members.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    _listing(sub, "members.list", "a domain's members and their roles", "members")
+    invite = _leaf(sub, "invite", _run_member_invite, "invite people by email (as viewers)",
+                   domain=True)
+    invite.add_argument("emails", nargs="+", metavar="EMAIL")
+
+    reports = commands.add_parser("reports", help="list a domain's email reports")
+    sub = reports.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    _listing(sub, "reports.list", "a domain's email reports", "email reports")
+
+
+def _leaf(sub: Commands, name: str, run: Callable[[argparse.Namespace], int], text: str, *,
+          domain: bool = False) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, help=text, description=text)
+    # SUPPRESS: a --json given before the subcommand (pirsch domains --json list) stays.
+    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print JSON")
+    if domain:
+        parser.add_argument("--domain", default=os.environ.get("PIRSCH_DOMAIN"),
+                            help="domain ID or hostname (env PIRSCH_DOMAIN; default: the "
+                                 "only one)")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _listing(sub: Commands, entry: str, text: str, title: str) -> None:
+    # A list of one domain's objects: which is the table entry's, and so its response model.
+    _leaf(sub, "list", _run_listing, text, domain=True).set_defaults(entry=entry, title=title)
 
 
 def _add_filter_options(group: argparse._ArgumentGroup) -> None:
@@ -226,7 +271,7 @@ def _client(args: argparse.Namespace) -> Client:
 def _run_domains(args: argparse.Namespace) -> int:
     with _client(args) as client:
         domains = client.domains()
-    _print(domains, Domain, json_output=args.json, title="domains")
+    print_result(domains, Domain, json_output=args.json, title="domains")
     return 0
 
 
@@ -250,10 +295,10 @@ def _run_stats(args: argparse.Namespace) -> int:
         call: Callable[[Filter], Any] = _method(client, endpoint.name)
         result = call(f.replace(domain_id=domain.id))
     title = f"{endpoint.name} · {domain.hostname} · {from_date} to {to_date}"
-    _print(result, endpoint.model, json_output=args.json, title=title,
+    print_result(result, endpoint.model, json_output=args.json, title=title,
            column=endpoint.name.removeprefix("options."))
     if chart is not None and isinstance(result, list) and result:
-        _print_chart(result, *chart)
+        print_chart(result, *chart)
     return 0
 
 
@@ -296,186 +341,79 @@ def _chart_spec(endpoint: Endpoint[Any], metric: str | None) -> tuple[str, str] 
     return spec[0], metric
 
 
-# --- output -----------------------------------------------------------------------------------
+# --- management commands ----------------------------------------------------------------------
 
-def _print(result: Any, model: type[Any], *, json_output: bool, title: str,
-           column: str = "value") -> None:
-    if json_output:
-        data = [_jsonable(r) for r in result] if isinstance(result, list) else _jsonable(result)
-        print(json.dumps(data, indent=2, ensure_ascii=False))
+def _run_listing(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        domain = _pick_domain(client.domains(), args.domain)
+        items = _method(client, args.entry)(domain_id=domain.id)
+    print_result(items, MANAGEMENT[args.entry].model, json_output=args.json,
+                 title=f"{args.title} · {domain.hostname}")
+    return 0
+
+
+def _run_domain_create(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        domain = client.domains.create(hostname=args.hostname, subdomain=args.subdomain,
+                                       timezone=args.timezone)
+    print_result(domain, Domain, json_output=args.json, title=f"created {domain.hostname}")
+    return 0
+
+
+def _run_domain_delete(args: argparse.Namespace) -> int:
+    if not args.yes and not sys.stdin.isatty():  # refused before any request
+        raise UsageError(f"not deleting {args.domain!r}: there is no terminal to confirm on; "
+                         "pass --yes to delete without asking")
+    with _client(args) as client:
+        domain = _pick_domain(client.domains(), args.domain)
+        _confirm(f"Delete {domain.hostname} ({domain.id}) and all its statistics?", args.yes)
+        client.domains.delete(domain_id=domain.id)
+    _done(args, {"deleted": domain.id, "hostname": domain.hostname},
+          f"deleted {domain.hostname} ({domain.id})")
+    return 0
+
+
+def _confirm(question: str, yes: bool) -> None:
+    if yes:
         return
-    if not isinstance(result, list):
-        _key_values(result, title)
-    elif issubclass(model, Model):
-        _table(title, *_rows(model, result))
-    else:  # filter options: a list of strings
-        _table(title, [column], [[str(r)] for r in result])
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        raise Declined("nothing deleted")
 
 
-def _jsonable(value: Any) -> Any:
-    return value.to_dict() if isinstance(value, Model) else value
+def _run_goal_create(args: argparse.Namespace) -> int:
+    fields = {name: getattr(args, name) for name in (
+        "name", "path_pattern", "event_name", "visitor_goal", "cr_goal", "email_reached",
+        "delete_reached")}
+    NewGoal(domain_id="unknown", **fields)  # validated before any request
+    with _client(args) as client:
+        domain = _pick_domain(client.domains(), args.domain)
+        goal = client.goals.create(domain_id=domain.id, **fields)
+    print_result(goal, type(goal), json_output=args.json,
+                 title=f"created goal {goal.name!r} · {domain.hostname}")
+    return 0
 
 
-def _rows(model: type[Model], items: list[Any]) -> tuple[list[str], list[list[Any]]]:
-    if model in COLUMNS:
-        columns = list(COLUMNS[model])
-    else:
-        names = [f.name for f in dataclasses.fields(model) if f.name != "extra"]
-        if issubclass(model, TimeSeries):
-            # One column for the period, headed by the scale the API answered with.
-            scale = (items[0].scale if items else None) or "period"
-            names = [n for n in names if n not in ("day", "week", "month", "year")]
-            columns = [(scale, "period"), *((n, n) for n in names)]
-        else:
-            columns = [(n, n) for n in names]
-    if model in CHARTS:  # the x axis of the chart first: hour, minute
-        x = CHARTS[model][0]
-        columns.sort(key=lambda column: column[1] != x)
-    rows = [[_get(item, path) for _, path in columns] for item in items]
-    keep = [i for i in range(len(columns)) if not _empty(columns[i][1], [r[i] for r in rows])]
-    return [columns[i][0] for i in keep], [[row[i] for i in keep] for row in rows]
+def _run_goal_test(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        result = client.goals.test_regex(regex=args.regex, sample=args.sample)
+    verb = "matches" if result.match else "does not match"
+    _done(args, result.to_dict(), f"{args.regex!r} {verb} {args.sample!r}")
+    return 0
 
 
-# Set only when the filter asks for them (a conversion goal, a custom metric).
-_OPTIONAL = frozenset({"cr", "custom_metric_avg", "custom_metric_total", "cr_growth",
-                       "custom_metric_avg_growth", "custom_metric_total_growth"})
+def _run_member_invite(args: argparse.Namespace) -> int:
+    MemberInvitation(domain_id="unknown", emails=args.emails)  # validated before any request
+    with _client(args) as client:
+        domain = _pick_domain(client.domains(), args.domain)
+        client.members.invite(domain_id=domain.id, emails=args.emails)
+    _done(args, {"domain_id": domain.id, "invited": args.emails},
+          f"invited {', '.join(args.emails)} to {domain.hostname} (as viewers)")
+    return 0
 
 
-def _empty(name: str, values: list[Any]) -> bool:
-    """Whether a column says nothing: no row fills it in, or an optional metric is all 0."""
-    blank: tuple[Any, ...] = (None, "", [], {}, 0) if name in _OPTIONAL else (None, "", [], {})
-    return all(value in blank for value in values)
-
-
-def _get(item: Any, path: str) -> Any:
-    for part in path.split("."):
-        item = getattr(item, part, None)
-    return item
-
-
-def _key_values(result: Any, title: str) -> None:
-    pairs: list[tuple[str, Any]] = []
-    tables: list[tuple[str, list[Any]]] = []
-    for name, value in _fields(result):
-        if isinstance(value, list) and value and isinstance(value[0], Model):
-            tables.append((name, value))
-        elif isinstance(value, Model):  # one level deep: a funnel's definition
-            pairs.extend((f"{name}.{k}", v) for k, v in _fields(value)
-                         if not isinstance(v, (list, dict, Model)))
-        elif value != [] and not _empty(name, [value]):
-            pairs.append((name, value))
-    _table(title, ["field", "value"], [[k, _cell(k, v)] for k, v in pairs])
-    for name, items in tables:
-        _table(name, *_rows(type(items[0]), items))
-
-
-def _fields(model: Any) -> list[tuple[str, Any]]:
-    return [(f.name, getattr(model, f.name)) for f in dataclasses.fields(model)
-            if f.name != "extra"]
-
-
-_PERCENT = re.compile(r"^relative_|_rate$|^cr$|_growth$|^drop_off$|^ctr$")
-
-
-def _cell(name: str, value: Any) -> str:
-    name = name.rsplit(".", 1)[-1]
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int) and name.endswith("_seconds"):
-        return _duration(value)
-    if name == "id" or name.endswith("_id"):
-        return str(value)  # an ID, not a quantity: no thousands separators
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if _PERCENT.search(name):
-            return f"{value * 100:.1f}%"
-        return f"{value:,.2f}".rstrip("0").rstrip(".")
-    if isinstance(value, datetime):
-        if value.utcoffset() == timedelta(0):
-            return value.strftime("%Y-%m-%d %H:%M:%S UTC")
-        return value.isoformat(sep=" ", timespec="seconds")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, list):
-        return ", ".join(map(str, value))
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items())
-    return str(value)
-
-
-def _duration(seconds: int) -> str:
-    minutes, secs = divmod(seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m {secs:02d}s"
-    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
-
-
-def _table(title: str, headers: list[str], rows: list[list[Any]]) -> None:
-    cells = [[c if isinstance(c, str) else _cell(h, c) for h, c in zip(headers, row, strict=True)]
-             for row in rows]
-    numeric = [all(_is_number(row[i]) for row in rows if row[i] not in (None, ""))
-               and any(row[i] is not None for row in rows) for i in range(len(headers))]
-    try:
-        from rich import box
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:
-        _plain_table(title, headers, cells, numeric)
-        return
-    table = Table(box=box.SIMPLE_HEAD)
-    for header, right in zip(headers, numeric, strict=True):
-        table.add_column(header, justify="right" if right else "left", overflow="fold")
-    for row in cells:
-        table.add_row(*row)
-    # Into a pipe or a file, keep the table whole instead of folding it to 80 columns.
-    width = None if sys.stdout.isatty() else 1000
-    console = Console(file=sys.stdout, width=width, highlight=False)
-    console.print(title, style="bold", markup=False)
-    console.print(table)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _plain_table(title: str, headers: list[str], cells: list[list[str]],
-                 numeric: list[bool]) -> None:
-    widths = [max([len(h), *(len(row[i]) for row in cells)]) for i, h in enumerate(headers)]
-
-    def line(values: list[str]) -> str:
-        return "  ".join(v.rjust(w) if right else v.ljust(w)
-                         for v, w, right in zip(values, widths, numeric, strict=True)).rstrip()
-
-    print(title)
-    print(line(headers))
-    print(line(["-" * w for w in widths]))
-    for row in cells:
-        print(line(row))
-    print()
-
-
-_EIGHTHS = " ▏▎▍▌▋▊▉"
-
-
-def _print_chart(items: list[Any], x: str, metric: str) -> None:
-    """One bar per row, scaled to the largest value, in eighths of a character."""
-    labels = [_cell(x, _get(item, x)) for item in items]
-    values = [max(0.0, float(_get(item, metric) or 0)) for item in items]
-    texts = [_cell(metric, _get(item, metric)) for item in items]
-    label_width, text_width = max(map(len, labels)), max(map(len, texts))
-    columns = shutil.get_terminal_size((80, 24)).columns
-    width = max(10, min(60, columns - label_width - text_width - 4))
-    top = max(values) or 1.0
-    scale = items[0].scale if isinstance(items[0], TimeSeries) else x
-    print(f"{metric} per {scale}")
-    for label, value, text in zip(labels, values, texts, strict=True):
-        eighths = round(value / top * width * 8)
-        bar = "█" * (eighths // 8) + (_EIGHTHS[eighths % 8] if eighths % 8 else "")
-        print(f"{label:>{label_width}} │{bar:<{width}} {text:>{text_width}}")
+def _done(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False) if args.json else text)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,13 @@
-"""A loopback fake of Pirsch's statistics API, answering with the reference's examples.
+"""A loopback fake of Pirsch's statistics and management API, answering with the
+reference's examples.
 
 ``StatsServer().start()`` listens on 127.0.0.1 (a free port) in a thread. It issues oAuth
 tokens, refuses any request without a current one (401, as Pirsch does, so clients must
-refresh), checks the path and the query string, records every request, and answers each
-statistics path with the example response of ``pirsch-api-v1.md`` (for the endpoints beyond
-it, the example of Pirsch's current documentation).
+refresh), checks the path and the query string, records every request (with its JSON
+body), and answers each statistics path with the example response of ``pirsch-api-v1.md``
+(for the endpoints beyond it, the example of Pirsch's current documentation). Management
+requests are answered from ``answers`` by method and path (the reference's examples; a test
+sets the one it expects), 405 for a known path with another method, 404 otherwise.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from datetime import date, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from .management_examples import EXAMPLES as MANAGEMENT_EXAMPLES
+from .management_examples import ROUTES
 
 CLIENT_ID = "c" * 32
 CLIENT_SECRET = "s" * 64
@@ -211,6 +217,19 @@ class Seen:
     path: str  # below /api/v1
     query: list[tuple[str, str]]
     authorization: str | None
+    body: Any = None  # the decoded JSON body, None when there was none
+
+
+NO_BODY = b""  # an answer that carries nothing (most management writes)
+
+
+def _default_answers() -> dict[tuple[str, str], Any]:
+    answers: dict[tuple[str, str], Any] = {}
+    for name, route in ROUTES.items():  # the first example of a shared route wins
+        example = MANAGEMENT_EXAMPLES[name]
+        answers.setdefault(route, NO_BODY if example is None else example)
+    answers["GET", "/domain"] = DOMAINS  # the statistics tests read two domains
+    return answers
 
 
 class StatsServer:
@@ -219,7 +238,7 @@ class StatsServer:
     ``expect_query`` (a list of pairs) makes statistics requests fail with 400 unless their
     query string is exactly that; ``fail_with(status, body)`` answers the next request with
     an error; ``expire_tokens()`` makes every issued token invalid; ``responses`` (path ->
-    JSON) may be changed per test.
+    JSON) and ``answers`` ((method, path) -> JSON, or ``NO_BODY``) may be changed per test.
     """
 
     def __init__(self) -> None:
@@ -227,6 +246,7 @@ class StatsServer:
         self.token_requests = 0
         self.expect_query: list[tuple[str, str]] | None = None
         self.responses = dict(EXAMPLES)
+        self.answers = _default_answers()
         self._tokens: set[str] = set()
         self._failure: tuple[int, bytes, str | None] | None = None
         self._lock = threading.Lock()
@@ -262,6 +282,7 @@ class StatsServer:
         self.requests.clear()
         self.expect_query = None
         self.responses = dict(EXAMPLES)
+        self.answers = _default_answers()
         self._failure = None
 
     def expire_tokens(self) -> None:
@@ -269,7 +290,7 @@ class StatsServer:
             self._tokens.clear()
 
     def fail_with(self, status: int, body: Any, *, path: str | None = None) -> None:
-        """Answer the next authorized GET (of ``path``, if given) with this error."""
+        """Answer the next authorized request (to ``path``, if given) with this error."""
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         self._failure = (status, raw, path)
 
@@ -294,17 +315,25 @@ class StatsServer:
         return 200, {"access_token": token,
                      "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%S.%f123Z")}
 
-    def _get(self, path: str, query: list[tuple[str, str]], auth: str | None) -> tuple[int, Any]:
+    def _serve(self, seen: Seen) -> tuple[int, Any]:
         with self._lock:
+            auth = seen.authorization
             authorized = auth is not None and auth.removeprefix("Bearer ") in self._tokens
         if not authorized:
             return 401, {"error": ["unauthorized"]}
-        if self._failure is not None and self._failure[2] in (None, path):
+        if self._failure is not None and self._failure[2] in (None, seen.path):
             status, body, _ = self._failure
             self._failure = None
             return status, body
-        if path == "/domain":
-            return 200, DOMAINS
+        if seen.method == "GET" and seen.path.startswith("/statistics/"):
+            return self._statistics(seen.path, seen.query)
+        if (seen.method, seen.path) in self.answers:
+            return 200, self.answers[seen.method, seen.path]
+        if any(path == seen.path for _, path in self.answers):
+            return 405, {"error": [f"method {seen.method} not allowed"]}
+        return 404, {"error": [f"no such endpoint: {seen.path}"]}
+
+    def _statistics(self, path: str, query: list[tuple[str, str]]) -> tuple[int, Any]:
         if path not in self.responses:
             return 404, {"error": [f"no such endpoint: {path}"]}
         params = dict(query)
@@ -329,23 +358,42 @@ def _handler(server: StatsServer) -> type[BaseHTTPRequestHandler]:
         wbufsize = -1
 
         def do_GET(self) -> None:
+            self._handle("GET")
+
+        def do_POST(self) -> None:
+            self._handle("POST")
+
+        def do_PUT(self) -> None:
+            self._handle("PUT")
+
+        def do_DELETE(self) -> None:
+            self._handle("DELETE")
+
+        def _handle(self, method: str) -> None:
             url = urlsplit(self.path)
-            query = parse_qsl(url.query, keep_blank_values=True)
-            auth = self.headers.get("Authorization")
-            path = url.path.removeprefix(API)
-            server.requests.append(Seen("GET", path, query, auth))
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if url.path == API + "/token" and method == "POST":
+                server.requests.append(Seen("POST", "/token", [], None))
+                self._answer(*server._token(raw))
+                return
+            body = None
+            if raw:
+                if self.headers.get("Content-Type") != "application/json":
+                    self._answer(415, {"error": ["the body must be application/json"]})
+                    return
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    self._answer(400, {"error": ["the body is not JSON"]})
+                    return
+            seen = Seen(method, url.path.removeprefix(API),
+                        parse_qsl(url.query, keep_blank_values=True),
+                        self.headers.get("Authorization"), body)
+            server.requests.append(seen)
             if not url.path.startswith(API + "/"):
                 self._answer(404, {"error": ["not found"]})
             else:
-                self._answer(*server._get(path, query, auth))
-
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            server.requests.append(Seen("POST", self.path.removeprefix(API), [], None))
-            if self.path == API + "/token":
-                self._answer(*server._token(body))
-            else:
-                self._answer(404, {"error": ["not found"]})
+                self._answer(*server._serve(seen))
 
         def _answer(self, status: int, body: Any) -> None:
             raw = body if isinstance(body, bytes) else json.dumps(body).encode()

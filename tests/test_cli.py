@@ -1,18 +1,22 @@
-"""The ``pirsch`` command line, run through ``main()`` against the fake statistics API."""
+"""The ``pirsch`` command line, run through ``main()`` against the fake Pirsch API."""
 
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from pirsch_middleware import cli
 from pirsch_middleware.cli import FILTER_HELP, main
+from pirsch_middleware.management import ENDPOINTS as MANAGEMENT
 from pirsch_middleware.statistics import ENDPOINTS, Domain, Filter
 
+from .management_examples import EXAMPLES as MANAGEMENT_EXAMPLES
 from .stats_server import CLIENT_ID, CLIENT_SECRET, DOMAIN_ID, DOMAINS, EXAMPLES, StatsServer
 
 WEEK = ["--from", "2024-05-01", "--to", "2024-05-07"]
@@ -314,3 +318,192 @@ def test_an_unreachable_api_exits_one(
 def test_a_bad_date_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["stats", "visitors", "--from", "May 1"]) == 2
     assert "is not a date (YYYY-MM-DD)" in capsys.readouterr().err
+
+
+# --- managing the account ---------------------------------------------------------------------
+
+class Terminal(io.StringIO):
+    """Standard input that is a terminal, with the user's answer typed in."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def last(server: StatsServer) -> tuple[str, str, list[tuple[str, str]], Any]:
+    seen = server.statistics_requests[-1]
+    return seen.method, seen.path, seen.query, seen.body
+
+
+MANAGEMENT_COMMANDS = [
+    (["domains", "create", "example.com", "--subdomain", "example", "--timezone", "UTC"],
+     ("POST", "/domain", [], {"hostname": "example.com", "subdomain": "example",
+                              "timezone": "UTC"})),
+    (["goals", "list", "--domain", "blog"], ("GET", "/goal", [("id", "Zx9k2LmQ0p")], None)),
+    (["goals", "create", "Sign-up", "--event", "Sign-up", "--cr", "0.1", "--email-reached",
+      "--domain", "example.com"],
+     ("POST", "/goal", [], {"domain_id": DOMAIN_ID, "name": "Sign-up", "event_name": "Sign-up",
+                            "visitors": 0, "cr": 0.1, "delete_reached": False,
+                            "email_reached": True})),
+    (["goals", "test", "^/checkout/.*$", "/checkout/done"],
+     ("POST", "/goal/regex", [], {"regex": "^/checkout/.*$", "sample": "/checkout/done"})),
+    (["members", "list", "--domain", DOMAIN_ID], ("GET", "/member", [("id", DOMAIN_ID)], None)),
+    (["members", "invite", "ann@example.com", "bob@example.com", "--domain", "example.com"],
+     ("POST", "/member", [], {"id": DOMAIN_ID,
+                              "emails": ["ann@example.com", "bob@example.com"]})),
+    (["reports", "list", "--domain", "example.com"],
+     ("GET", "/report", [("id", DOMAIN_ID)], None)),
+    (["domains", "delete", "blog", "--yes"],
+     ("DELETE", "/domain", [("id", "Zx9k2LmQ0p")], None)),
+]
+
+
+@pytest.mark.parametrize(("argv", "sent"), MANAGEMENT_COMMANDS,
+                         ids=[" ".join(argv[:2]) for argv, _ in MANAGEMENT_COMMANDS])
+def test_management_commands_send_their_request(
+    server: StatsServer, capsys: pytest.CaptureFixture[str], argv: list[str],
+    sent: tuple[str, str, list[tuple[str, str]], Any],
+) -> None:
+    status, out, err = run(capsys, *argv)
+    assert (status, err) == (0, "")
+    assert out
+    assert last(server) == sent
+
+
+@pytest.mark.parametrize(("argv", "name"), [
+    (["goals", "list", "--domain", "blog"], "goals.list"),
+    (["members", "list", "--domain", "blog"], "members.list"),
+    (["reports", "list", "--domain", "blog"], "reports.list"),
+    (["domains", "create", "example.com", "--subdomain", "example", "--timezone", "UTC"],
+     "domains.create"),
+    (["goals", "test", "^/$", "/"], "goals.test_regex"),
+])
+def test_management_commands_as_json(
+    server: StatsServer, capsys: pytest.CaptureFixture[str], argv: list[str], name: str,
+) -> None:
+    status, out, _ = run(capsys, *argv, "--json")
+    assert status == 0
+    result = MANAGEMENT[name].parse(MANAGEMENT_EXAMPLES[name])
+    expected = [r.to_dict() for r in result] if isinstance(result, list) else result.to_dict()
+    assert json.loads(out) == expected
+
+
+def test_a_new_domain_shows_its_identification_code(
+    server: StatsServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    without_rich(monkeypatch)
+    server.answers["POST", "/domain"] = {**MANAGEMENT_EXAMPLES["domains.create"],
+                                         "identification_code": "Xy12AbCd"}
+    status, out, _ = run(capsys, "domains", "create", "example.com", "--subdomain", "example",
+                         "--timezone", "Europe/Berlin")
+    assert status == 0
+    assert ["identification_code", "Xy12AbCd"] in [line.split() for line in out.splitlines()]
+
+
+def test_domains_lists_with_or_without_the_list_command(
+    server: StatsServer, capsys: pytest.CaptureFixture[str],
+) -> None:
+    outputs = [run(capsys, *argv)[1] for argv in (["domains", "--json"],
+                                                  ["domains", "list", "--json"],
+                                                  ["domains", "--json", "list"])]
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert json.loads(outputs[0]) == [Domain.from_dict(d).to_dict() for d in DOMAINS]
+
+
+def test_goal_test_says_whether_the_sample_matches(
+    server: StatsServer, capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, out, _ = run(capsys, "goals", "test", "^/a$", "/a")
+    assert out == "'^/a$' matches '/a'\n"
+    server.answers["POST", "/goal/regex"] = {"match": False}
+    _, out, _ = run(capsys, "goals", "test", "^/a$", "/b")
+    assert out == "'^/a$' does not match '/b'\n"
+
+
+def test_deleting_without_a_terminal_or_yes_is_refused_before_any_request(
+    server: StatsServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))  # piped: not a terminal
+    status, out, err = run(capsys, "domains", "delete", "example.com")
+    assert (status, out) == (2, "")
+    assert_one_line(err)
+    assert "no terminal to confirm on; pass --yes" in err
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("answer", ["y\n", "yes\n", "Y\n"])
+def test_deleting_asks_and_goes_ahead_on_yes(
+    server: StatsServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    answer: str,
+) -> None:
+    monkeypatch.setattr(sys, "stdin", Terminal(answer))
+    status, out, err = run(capsys, "domains", "delete", "example.com")
+    assert status == 0
+    assert err == "Delete example.com (A5kgYzK14m) and all its statistics? [y/N] "
+    assert out == "deleted example.com (A5kgYzK14m)\n"
+    assert last(server) == ("DELETE", "/domain", [("id", DOMAIN_ID)], None)
+
+
+@pytest.mark.parametrize("answer", ["\n", "n\n", "no\n", "maybe\n", ""])
+def test_deleting_asks_and_deletes_nothing_otherwise(
+    server: StatsServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    answer: str,
+) -> None:
+    monkeypatch.setattr(sys, "stdin", Terminal(answer))
+    status, out, err = run(capsys, "domains", "delete", "example.com")
+    assert (status, out) == (1, "")
+    assert err.endswith("[y/N] pirsch: nothing deleted\n")
+    assert [r.method for r in server.statistics_requests] == ["GET"]  # the domain list only
+
+
+def test_deleting_an_unknown_domain_deletes_nothing(
+    server: StatsServer, capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, _, err = run(capsys, "domains", "delete", "nope.example", "--yes")
+    assert status == 2
+    assert "no domain 'nope.example'" in err
+    assert "DELETE" not in [r.method for r in server.requests]
+
+
+def test_a_deletion_as_json(server: StatsServer, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(capsys, "domains", "delete", DOMAIN_ID, "--yes", "--json")
+    assert status == 0
+    assert json.loads(out) == {"deleted": DOMAIN_ID, "hostname": "example.com"}
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["members", "invite", "ann", "--domain", DOMAIN_ID], "'ann' is not an email address"),
+    (["goals", "create", "G", "--path-pattern", "/", "--cr", "-1", "--domain", DOMAIN_ID],
+     "cr_goal must be 0"),
+    (["domains", "create", "example.com", "--subdomain", " ", "--timezone", "UTC"],
+     "subdomain must not be empty"),
+])
+def test_invalid_management_arguments_are_refused_before_any_request(
+    server: StatsServer, capsys: pytest.CaptureFixture[str], argv: list[str], message: str,
+) -> None:
+    status, _, err = run(capsys, *argv)
+    assert status == 2
+    assert_one_line(err)
+    assert message in err
+    assert server.requests == []
+
+
+def test_a_management_api_error_exits_one(
+    server: StatsServer, capsys: pytest.CaptureFixture[str],
+) -> None:
+    server.fail_with(400, {"validation": {"regex": "invalid"}, "error": []}, path="/goal/regex")
+    status, _, err = run(capsys, "goals", "test", "(", "/")
+    assert status == 1
+    assert_one_line(err)
+    assert "POST /api/v1/goal/regex" in err
+
+
+def test_managing_with_an_access_key_is_a_setup_problem(
+    server: StatsServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PIRSCH_CLIENT_ID")
+    monkeypatch.delenv("PIRSCH_CLIENT_SECRET")
+    monkeypatch.setenv("PIRSCH_ACCESS_KEY", "pa_abcdef")
+    status, _, err = run(capsys, "members", "invite", "ann@example.com", "--domain", DOMAIN_ID)
+    assert status == 2
+    assert "access key" in err
+    assert server.requests == []
