@@ -45,6 +45,13 @@ def make_tracker(receiver: DevServer) -> Iterator[TrackerFactory]:
     set_tracker(None)
 
 
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Async tests (``@pytest.mark.anyio``) run on both event loops."""
+    backend: str = request.param
+    return backend
+
+
 @pytest.fixture(autouse=True)
 def _fresh_process_state() -> Iterator[None]:
     """Each test starts as a fresh process would: no default tracker, and the whole

@@ -63,11 +63,6 @@ def client(server: StatsServer) -> Iterator[Client]:
         yield client
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def method(client: Any, name: str) -> Any:
     return functools.reduce(getattr, name.split("."), client)
 
