@@ -282,9 +282,34 @@ READ_AS = {
 }
 
 
+# What the reference documents, kept beside the tests: a checkout without ../shared (CI)
+# still checks the table against it, and where the reference is present the two must agree.
+SNAPSHOT = Path(__file__).with_name("reference_management.json")
+
+
+def _as_json(sections: dict[str, dict[str, Documented]]) -> dict[str, Any]:
+    return {section: {heading: {"method": doc.method, "path": doc.path,
+                                "query": [list(pair) for pair in doc.query], "body": doc.body}
+                      for heading, doc in subsections.items()}
+            for section, subsections in sections.items()}
+
+
+def _from_json(data: dict[str, Any]) -> dict[str, dict[str, Documented]]:
+    return {section: {heading: Documented(doc["method"], doc["path"],
+                                          [tuple(pair) for pair in doc["query"]], doc["body"])
+                      for heading, doc in subsections.items()}
+            for section, subsections in data.items()}
+
+
 @pytest.fixture(scope="module")
 def reference() -> dict[str, dict[str, Documented]]:
-    return management_sections(reference_path().read_text(encoding="utf-8"))
+    return _from_json(json.loads(SNAPSHOT.read_text(encoding="utf-8")))
+
+
+def test_the_snapshot_is_what_the_reference_documents() -> None:
+    parsed = management_sections(reference_path().read_text(encoding="utf-8"))
+    assert _as_json(parsed) == json.loads(SNAPSHOT.read_text(encoding="utf-8")), (
+        "the reference changed: python -m tests.test_management writes the snapshot again")
 
 
 def test_every_management_section_of_the_reference_is_in_the_table(
@@ -524,3 +549,9 @@ def test_the_readme_examples_run_as_written(
     assert [(r.method, r.path) for r in server.statistics_requests] == [
         ("POST", "/domain"), ("POST", "/goal"), ("POST", "/goal/regex"), ("POST", "/member")]
     assert capsys.readouterr().out == "A5kgYzK14m Xy12AbCd\nTrue\n"
+
+
+if __name__ == "__main__":  # python -m tests.test_management: write the snapshot again
+    sections = management_sections(reference_path().read_text(encoding="utf-8"))
+    SNAPSHOT.write_text(json.dumps(_as_json(sections), indent=1, ensure_ascii=False) + "\n",
+                        encoding="utf-8")
