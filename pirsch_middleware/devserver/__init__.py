@@ -1,0 +1,27 @@
+"""A local, strict stand-in for Pirsch's write API, for tests, demos and users' own test suites.
+
+It speaks the endpoints a tracker writes to (``/api/v1/token``, ``/hit``, ``/event``, ``/session``
+and their ``/batch`` forms) over real HTTP on loopback, and rejects what the real API would get
+wrong silently: unknown fields, missing ``time`` in batches, items out of time order, bools sent
+as 0/1. Failures, slowness, token expiry and outages can be injected::
+
+    from pirsch_middleware.devserver import DevServer
+
+    with DevServer() as server:  # 127.0.0.1 on a free port
+        post_some_hits(base_url=server.base_url, access_key=server.access_key)
+        assert server.wait_for_items(2)
+        assert server.hits[0]["url"] == "https://example.com/"
+        server.fail_next(status=503, retry_after=1)  # the next write request fails
+
+From a shell: ``python -m pirsch_middleware.devserver --port 8765`` prints each item it accepts.
+
+The modules: ``_schema`` (what the write endpoints accept), ``_http`` (the HTTP shell),
+``_server`` (``DevServer``: state, lifecycle, routing), ``_cli`` (the command).
+"""
+
+from __future__ import annotations
+
+from ._cli import main
+from ._server import DevServer, Received, RecordedRequest
+
+__all__ = ["DevServer", "Received", "RecordedRequest", "main"]
