@@ -421,7 +421,7 @@ def test_a_chunked_body_is_answered_411(client: httpx.Client) -> None:
 
 @pytest.mark.parametrize(("method", "path", "status"), [
     ("POST", "/api/v1/nope", 404), ("POST", "/api/v1/hit/", 404), ("POST", "/hit", 404),
-    ("GET", "/", 404), ("POST", "/api/v2/hit", 404),
+    ("GET", "/index.html", 404), ("POST", "/api/v2/hit", 404), ("POST", "/", 405),
     ("GET", "/api/v1/hit", 405), ("PUT", "/api/v1/event/batch", 405),
     ("DELETE", "/api/v1/token", 405), ("POST", "/devserver/received", 405),
 ])
@@ -680,7 +680,10 @@ def test_cli_prints_its_address_then_one_line_per_accepted_item() -> None:
         first = lines.get(timeout=30)
         match = re.search(r"http://127\.0\.0\.1:\d+", first)
         assert match, first
-        banner = "".join(lines.get(timeout=5) for _ in range(5))
+        banner = first
+        while not banner.endswith("Ctrl-C to stop.\n"):
+            banner += lines.get(timeout=5)
+        assert f"live page:     {match.group(0)}/\n" in banner
         assert "pa_cli_key" in banner
         item = {**HIT, "user_agent": "X" * 80}
         response = httpx.post(match.group(0) + "/api/v1/hit", json=item,

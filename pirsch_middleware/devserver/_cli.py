@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     printed = 0
     try:
         print(f"Pirsch dev server on {server.base_url}")  # tests read this line first
-        print(f"  received:      {server.base_url}/devserver/received\n"
+        print(f"  live page:     {server.base_url}/\n"
+              f"  received:      {server.base_url}/devserver/received\n"
               f"  access key:    {server.access_key}\n  client id:     {server.client_id}\n"
               f"  client secret: {server.client_secret}\nCtrl-C to stop.", flush=True)
         while True:

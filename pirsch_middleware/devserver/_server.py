@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from .._auth import ACCESS_KEY_PREFIX, API_PREFIX
+from . import _live
 from ._http import HTTPServer, Reply, Request, error_reply, json_reply
 from ._schema import Kind, content_type_problem, parse_json, validate
 
@@ -25,6 +26,7 @@ __all__ = ["DevServer", "Received", "RecordedRequest"]
 
 TOKEN_PATH = API_PREFIX + "/token"
 _VIEW_PATHS = ("/devserver/received", API_PREFIX + "/devserver/received")
+_LOOKING_PATHS = (*_VIEW_PATHS, _live.PAGE_PATH, _live.SCRIPT_PATH, _live.STREAM_PATH)
 WRITE_ENDPOINTS: dict[str, tuple[Kind, bool]] = {
     f"{API_PREFIX}/{kind}{suffix}": (kind, bool(suffix))
     for kind in ("hit", "event", "session")
@@ -41,12 +43,14 @@ class _Failure:
 
 @dataclass(frozen=True)
 class Received:
-    """One accepted item: its ``kind``, the ``item`` as sent, and ``request_index`` into
-    ``DevServer.requests`` (items of one batch share it)."""
+    """One accepted item: its ``kind``, the ``item`` as sent, ``request_index`` into
+    ``DevServer.requests`` (items of one batch share it), and ``received_at`` (epoch
+    seconds), which stands for the item's ``time`` when it was sent without one."""
 
     kind: Kind
     item: dict[str, Any]
     request_index: int
+    received_at: float = field(default_factory=time.time, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,8 @@ class DevServer:
         self._port = port
         self._cond = threading.Condition(threading.RLock())  # guards everything below
         self._received: list[Received] = []
+        # The live page numbers items within an epoch; a new one (clear()) starts it afresh.
+        self._epoch = secrets.token_hex(4)
         self._requests: list[RecordedRequest] = []
         self._tokens: dict[str, int] = {}  # token -> expiry, epoch nanoseconds
         self._failures: list[_Failure] = []
@@ -205,6 +211,7 @@ class DevServer:
         with self._cond:
             self._received.clear()
             self._requests.clear()
+            self._epoch = secrets.token_hex(4)
             self._cond.notify_all()
 
     def wait_for(self, predicate: Callable[[DevServer], bool], timeout: float = 5.0) -> bool:
@@ -275,9 +282,9 @@ class DevServer:
         items: list[Any] = []
         if request.problem is not None:
             reply = request.problem
-        elif path in _VIEW_PATHS:
-            if method in ("GET", "HEAD"):
-                return json_reply(self._view())  # not recorded: looking is not a request
+        elif path in _LOOKING_PATHS:
+            if method in ("GET", "HEAD"):  # not recorded: looking is not a request
+                return self._look(path, request.headers, httpd)
             reply = error_reply(405, f"{method} is not allowed here", headers={"Allow": "GET"})
         elif path != TOKEN_PATH and path not in WRITE_ENDPOINTS:
             reply = error_reply(404, f"no endpoint {path}")
@@ -295,6 +302,15 @@ class DevServer:
                                      reply.error, request.body),
                      items if reply.accepted else [])
         return reply
+
+    def _look(self, path: str, headers: Mapping[str, str], httpd: HTTPServer) -> Reply:
+        if path == _live.PAGE_PATH:
+            return _live.page()
+        if path == _live.SCRIPT_PATH:
+            return _live.script()
+        if path == _live.STREAM_PATH:
+            return _live.stream(self, httpd, headers)
+        return json_reply(self._view())
 
     def _answer_post(self, path: str, headers: Mapping[str, str], body: bytes,
                      httpd: HTTPServer) -> tuple[Reply, list[Any]] | None:
@@ -383,6 +399,18 @@ class DevServer:
                 kind = WRITE_ENDPOINTS[request.path][0]
                 self._received.extend(Received(kind, item, index) for item in accepted)
             self._cond.notify_all()
+
+    def _wait_received(self, epoch: str, seen: int, httpd: HTTPServer,
+                       timeout: float) -> tuple[str, list[Received]] | None:
+        """For the live page's stream: the epoch and the items after the first ``seen`` of
+        it, once there are any (or after ``timeout``); when ``epoch`` is not the current one,
+        every item of the current one. None once ``httpd`` no longer serves."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._httpd is not httpd or self._epoch != epoch
+                                or len(self._received) > seen, timeout)
+            if self._httpd is not httpd:
+                return None
+            return self._epoch, self._received[seen if self._epoch == epoch else 0:]
 
     def _view(self) -> dict[str, Any]:
         with self._cond:
