@@ -684,6 +684,8 @@ def test_cli_prints_its_address_then_one_line_per_accepted_item() -> None:
         while not banner.endswith("Ctrl-C to stop.\n"):
             banner += lines.get(timeout=5)
         assert f"live page:     {match.group(0)}/\n" in banner
+        assert f"PIRSCH_BASE_URL={match.group(0)} PIRSCH_CLIENT_ID=" in banner
+        assert "pirsch stats pages" in banner
         assert "pa_cli_key" in banner
         item = {**HIT, "user_agent": "X" * 80}
         response = httpx.post(match.group(0) + "/api/v1/hit", json=item,

@@ -13,10 +13,20 @@ as 0/1. Failures, slowness, token expiry and outages can be injected::
         assert server.hits[0]["url"] == "https://example.com/"
         server.fail_next(status=503, retry_after=1)  # the next write request fails
 
+Its root URL is a live page of what it received (hits, events and sessions, newest first,
+counted per path and per event). It also answers the statistics endpoints ``Client`` and the
+``pirsch`` command use most, computed from what it received, for its oAuth client::
+
+    with Client(server.client_id, server.client_secret, base_url=server.base_url) as client:
+        domain = client.domains()[0]  # one per host name page views were sent for
+        client.pages(Filter(domain.id, from_date=date.today(), to_date=date.today()))
+
 From a shell: ``python -m pirsch_middleware.devserver --port 8765`` prints each item it accepts.
 
 The modules: ``_schema`` (what the write endpoints accept), ``_http`` (the HTTP shell),
-``_server`` (``DevServer``: state, lifecycle, routing), ``_cli`` (the command).
+``_server`` (``DevServer``: state, lifecycle, routing), ``_live`` (the live page, with
+``live.html`` and ``live.js``), ``_visits``, ``_agents``, ``_query`` and ``_stats`` (the
+statistics), ``_cli`` (the command).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """``python -m pirsch_middleware.devserver``: a receiver in the foreground that prints each
-item it accepts, for trying an app by hand."""
+item it accepts, for trying an app by hand; its live page and statistics are there too."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     """``python -m pirsch_middleware.devserver``: serve in the foreground, print each item."""
     parser = argparse.ArgumentParser(prog="python -m pirsch_middleware.devserver",
-                                     description="A local Pirsch write API printing what it gets.")
+                                     description="A local Pirsch API printing what it gets, "
+                                     "with a live page and statistics.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     parser.add_argument("--access-key", help="the pa_... key to accept (default: random)")
@@ -70,7 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  live page:     {server.base_url}/\n"
               f"  received:      {server.base_url}/devserver/received\n"
               f"  access key:    {server.access_key}\n  client id:     {server.client_id}\n"
-              f"  client secret: {server.client_secret}\nCtrl-C to stop.", flush=True)
+              f"  client secret: {server.client_secret}\n"
+              "Statistics of what it receives (with no PIRSCH_ACCESS_KEY set):\n"
+              f"  PIRSCH_BASE_URL={server.base_url} PIRSCH_CLIENT_ID={server.client_id} "
+              f"PIRSCH_CLIENT_SECRET={server.client_secret} pirsch stats pages\n"
+              "Ctrl-C to stop.", flush=True)
         while True:
             if server.wait_for_items(printed + 1, timeout=0.5):
                 for entry in server.received[printed:]:

@@ -15,17 +15,23 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 from .._auth import ACCESS_KEY_PREFIX, API_PREFIX
-from . import _live
+from . import _live, _stats
 from ._http import HTTPServer, Reply, Request, error_reply, json_reply
+from ._query import QueryError
 from ._schema import Kind, content_type_problem, parse_json, validate
+from ._stats import UnknownDomain
 
 __all__ = ["DevServer", "Received", "RecordedRequest"]
 
 TOKEN_PATH = API_PREFIX + "/token"
 _VIEW_PATHS = ("/devserver/received", API_PREFIX + "/devserver/received")
+_DOMAIN_PATH = API_PREFIX + "/domain"
+_STATISTICS_PREFIX = API_PREFIX + "/statistics/"
+T = TypeVar("T")
 _LOOKING_PATHS = (*_VIEW_PATHS, _live.PAGE_PATH, _live.SCRIPT_PATH, _live.STREAM_PATH)
 WRITE_ENDPOINTS: dict[str, tuple[Kind, bool]] = {
     f"{API_PREFIX}/{kind}{suffix}": (kind, bool(suffix))
@@ -56,7 +62,7 @@ class Received:
 @dataclass(frozen=True)
 class RecordedRequest:
     """One request as answered: ``headers`` has lower-cased names, ``body_error`` is the error body
-    sent (None on success), ``body`` the raw request body."""
+    sent (None on success), ``body`` the raw request body, ``query`` the raw query string."""
 
     method: str
     path: str
@@ -65,6 +71,7 @@ class RecordedRequest:
     item_count: int
     body_error: dict[str, Any] | None
     body: bytes = field(default=b"", repr=False)
+    query: str = ""
 
 
 class DevServer:
@@ -80,6 +87,9 @@ class DevServer:
 
     Items are recorded only when their request is answered 200, and after ``delay``: a client
     that gives up on a slow answer may still see its items recorded, as with the real API.
+    Its statistics (``GET /api/v1/domain``, ``/api/v1/statistics/...``) are computed from the
+    items recorded, for a token of its oAuth client (``client_id``, ``client_secret``);
+    ``fail_next(path_prefix="/statistics")`` fails them too.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, token_ttl: float = 3600.0,
@@ -231,8 +241,8 @@ class DevServer:
                   path_prefix: str | None = None) -> None:
         """Answer the next ``count`` write requests with ``status`` and record none of their items.
 
-        ``path_prefix`` may be ``"/event"`` or ``"/api/v1/event"``; with it, token requests can be
-        made to fail too (``path_prefix="/token"``).
+        ``path_prefix`` may be ``"/event"`` or ``"/api/v1/event"``; with it, token and statistics
+        requests can be made to fail too (``path_prefix="/token"``, ``"/statistics"``).
         """
         if count < 1 or not 200 <= status <= 599:
             raise ValueError("fail_next needs count >= 1 and 200 <= status <= 599")
@@ -286,22 +296,57 @@ class DevServer:
             if method in ("GET", "HEAD"):  # not recorded: looking is not a request
                 return self._look(path, request.headers, httpd)
             reply = error_reply(405, f"{method} is not allowed here", headers={"Allow": "GET"})
+        elif path == _DOMAIN_PATH or path.startswith(_STATISTICS_PREFIX):
+            if method in ("GET", "HEAD"):
+                reply = self._guarded(lambda: self._answer_statistics(path, request))
+            else:
+                reply = error_reply(405, f"{method} is not allowed here",
+                                    headers={"Allow": "GET"})
         elif path != TOKEN_PATH and path not in WRITE_ENDPOINTS:
             reply = error_reply(404, f"no endpoint {path}")
         elif method != "POST":
             reply = error_reply(405, f"{method} is not allowed here", headers={"Allow": "POST"})
         else:
-            try:
-                answer = self._answer_post(path, request.headers, request.body, httpd)
-            except Exception as exc:  # a bug here must reach the client, not die in a thread
-                answer = error_reply(500, f"devserver error: {exc!r}"), []
+            answer = self._guarded(
+                lambda: self._answer_post(path, request.headers, request.body, httpd))
             if answer is None:
                 return None
-            reply, items = answer
+            reply, items = answer if isinstance(answer, tuple) else (answer, [])
         self._record(RecordedRequest(method, path, reply.status, request.headers, len(items),
-                                     reply.error, request.body),
+                                     reply.error, request.body, request.query),
                      items if reply.accepted else [])
         return reply
+
+    @staticmethod
+    def _guarded(answer: Callable[[], T]) -> T | Reply:
+        try:
+            return answer()
+        except Exception as exc:  # a bug here must reach the client, not die in a thread
+            return error_reply(500, f"devserver error: {exc!r}")
+
+    def _answer_statistics(self, path: str, request: Request) -> Reply:
+        if failure := self._take_failure(path, write=False):
+            return failure
+        header = request.headers.get("authorization", "")
+        if header.partition(" ")[2] == self.access_key:
+            return error_reply(403, "an access key (pa_...) can only send data: read statistics "
+                               "with an oAuth token (POST /api/v1/token with the client ID "
+                               "and secret)")
+        if problem := self._auth_problem(header):
+            return error_reply(401, problem)
+        with self._cond:
+            received = list(self._received)
+        try:
+            data = _stats.answer(path.removeprefix(API_PREFIX),
+                                 parse_qsl(request.query, keep_blank_values=True), received,
+                                 datetime.now(timezone.utc))
+        except QueryError as exc:
+            return error_reply(400, validation=exc.validation)
+        except UnknownDomain as exc:
+            return error_reply(404, str(exc))
+        except NotImplementedError as exc:
+            return error_reply(501, str(exc))
+        return json_reply(data)
 
     def _look(self, path: str, headers: Mapping[str, str], httpd: HTTPServer) -> Reply:
         if path == _live.PAGE_PATH:
