@@ -4,7 +4,7 @@ sorting, and what it refuses. Items with set times go in over HTTP; ``Client`` r
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -169,6 +169,24 @@ def test_days_are_counted_in_the_time_zone_asked_for(site: tuple[DevServer, Clie
     assert [d.visitors for d in client.visitors(f.replace(tz="Europe/Berlin"))] == [0, 1]
 
 
+def test_start_counts_the_past_seconds_instead_of_a_period(
+        site: tuple[DevServer, Client]) -> None:
+    server, client = site
+    now = datetime.now(timezone.utc)
+
+    def ago(minutes: int) -> str:
+        return (now - timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    kind, item = hit("/", "10:00:00")
+    send(server, (kind, {**item, "time": ago(30)}),
+         (kind, {**item, "url": "https://site.test/recent", "time": ago(2)}))
+    [domain] = client.domains()
+    past_ten_minutes = Filter(domain.id, start=600)
+    assert [p.path for p in client.pages(past_ten_minutes)] == ["/recent"]
+    assert client.total(past_ten_minutes).views == 1
+    assert [a.path for a in client.active_visitors(past_ten_minutes).stats] == ["/recent"]
+
+
 # -- filters, sorting, paging ----------------------------------------------------------------
 
 @pytest.fixture
@@ -291,6 +309,12 @@ def token_headers(server: DevServer) -> dict[str, str]:
                           json={"client_id": server.client_id,
                                 "client_secret": server.client_secret})
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def test_sorting_by_a_field_that_is_no_single_value_is_refused(mixed: Client) -> None:
+    error = api_error(lambda: mixed.event_list(period(mixed, sort="meta")))
+    assert error.status_code == 400
+    assert "name" in error.validation["sort"]
 
 
 def test_an_endpoint_it_does_not_compute_is_answered_501_naming_those_it_does(

@@ -78,7 +78,7 @@ class Query:
     from_date: date | None = None
     to_date: date | None = None
     tz: tzinfo = timezone.utc
-    start: int = DEFAULT_START
+    start: int | None = None  # the past seconds, instead of from and to
     scale: str = "day"
     filters: tuple[tuple[Callable[[Action], str], Matcher], ...] = ()
     pattern: re.Pattern[str] | None = None
@@ -120,7 +120,8 @@ class Query:
 
 
 def parse_query(pairs: Sequence[tuple[str, str]], *, period: bool) -> Query:
-    """Read a statistics query; ``period``: whether ``from`` and ``to`` are required.
+    """Read a statistics query; ``period``: whether ``from`` and ``to`` are required
+    (``start`` stands in for them).
 
     Raises QueryError naming each parameter that is missing, malformed or unsupported.
     """
@@ -155,8 +156,8 @@ def parse_query(pairs: Sequence[tuple[str, str]], *, period: bool) -> Query:
         problems["id"] = "required (the domain ID; /api/v1/domain lists them)"
     for name, key in (("from", "from_date"), ("to", "to_date")):
         fields[key] = read(name, date.fromisoformat, "must be a date, YYYY-MM-DD")
-        if period and name not in values:
-            problems[name] = "required"
+        if period and name not in values and "start" not in values:
+            problems[name] = "required (or start, the past seconds)"
     if fields["from_date"] and fields["to_date"] and \
             fields["from_date"] > fields["to_date"]:  # type: ignore[operator]
         problems["to"] = "must not be before from"

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._query import Query, QueryError, parse_query
+from ._query import DEFAULT_START, Query, QueryError, parse_query
 from ._visits import UTM_FIELDS, Action, actions_of, domain_id, hostname_of, item_time
 
 if TYPE_CHECKING:
@@ -220,8 +220,8 @@ def platforms(data: Data) -> Row:
 
 
 def active(data: Data) -> Row:
-    since = data.now - timedelta(seconds=data.query.start)
-    recent = [a for a in data.selected if a.time >= since]
+    since = data.now - timedelta(seconds=data.query.start or DEFAULT_START)
+    recent = [a for a in data.selected if since <= a.time <= data.now]
     stats = [{**_page(group), "visitors": _visitors(group)}
              for group in _group([a for a in recent if a.kind == "hit"],
                                  lambda a: a.path).values()]
@@ -300,7 +300,13 @@ def answer(path: str, pairs: Sequence[tuple[str, str]], received: Sequence[Recei
         raise UnknownDomain(f"no domain {query.domain_id!r} (/api/v1/domain lists them: one "
                             "per host name the receiver got page views or events for)")
     actions = actions_of(received, hosts[query.domain_id])
-    base = [a for a in actions if (not endpoint.period or query.in_period(a))
+    in_range: Callable[[Action], bool] = query.in_period
+    if query.start is not None and endpoint.period:  # the past seconds instead of from/to
+        since = now - timedelta(seconds=query.start)
+        query = replace(query, from_date=since.astimezone(query.tz).date(),
+                        to_date=now.astimezone(query.tz).date())
+        in_range = lambda a: since <= a.time <= now  # noqa: E731
+    base = [a for a in actions if (not endpoint.period or in_range(a))
             and query.selects(a, by_event=False)]
     result = endpoint.compute(Data(query, [a for a in base if query.selects(a)], base, now))
     return _arrange(result, query, endpoint) if endpoint.primary else result
@@ -312,8 +318,10 @@ def _arrange(rows: list[Row], query: Query, endpoint: Endpoint) -> list[Row]:
     if query.search:
         rows = [r for r in rows if query.search.lower() in str(r[endpoint.primary]).lower()]
     key = query.sort or endpoint.metric
-    if rows and key not in rows[0]:
-        raise QueryError({"sort": f"must be one of {', '.join(rows[0])}"})
+    sortable = [name for name, value in rows[0].items()
+                if isinstance(value, (str, int, float))] if rows else [key]
+    if key not in sortable:
+        raise QueryError({"sort": f"must be one of {', '.join(sortable)}"})
     rows.sort(key=lambda row: str(row[endpoint.primary]))
     rows.sort(key=lambda row: row[key], reverse=(query.direction or "desc") == "desc")
     end = None if query.limit is None else query.offset + query.limit
