@@ -141,7 +141,7 @@ class Browser:
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.call("Target.attachToTarget",
                             {"targetId": target, "flatten": True})["sessionId"]
-        page = Page(self, session)
+        page = Page(self, target, session)
         self.call("Runtime.enable", session=session)
         self.call("Log.enable", session=session)
         self.call("Page.navigate", {"url": url}, session=session)
@@ -152,8 +152,12 @@ class Browser:
 
 
 class Page:
-    def __init__(self, browser: Browser, session: str) -> None:
-        self.browser, self.session = browser, session
+    def __init__(self, browser: Browser, target: str, session: str) -> None:
+        self.browser, self.target, self.session = browser, target, session
+
+    def close(self) -> None:
+        """Close the tab (and its connections)."""
+        self.browser.call("Target.closeTarget", {"targetId": self.target})
 
     def evaluate(self, expression: str) -> Any:
         """The value of a JavaScript expression in the page (JSON-able values only)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -185,10 +185,23 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
         yield started
 
 
-def open_live_page(browser: Browser, receiver: DevServer) -> Page:
-    page = browser.open(receiver.base_url + "/")
-    assert page.wait_for("document.getElementById('status').dataset.state === 'live'")
-    return page
+LivePage = Callable[[], Page]
+
+
+@pytest.fixture
+def live_page(browser: Browser, receiver: DevServer) -> Iterator[LivePage]:
+    """Opens the receiver's live page in a new tab, once it is connected; closed after."""
+    opened: list[Page] = []
+
+    def open_page() -> Page:
+        page = browser.open(receiver.base_url + "/")
+        opened.append(page)
+        assert page.wait_for("document.getElementById('status').dataset.state === 'live'")
+        return page
+
+    yield open_page
+    for page in opened:
+        page.close()
 
 
 def items_text(page: Page) -> str:
@@ -202,7 +215,7 @@ def counts(page: Page, table: str) -> list[list[str]]:
 
 
 def test_a_hit_sent_through_a_real_app_appears_and_a_second_one_follows_without_reload(
-        browser: Browser, receiver: DevServer, make_tracker: TrackerFactory) -> None:
+        live_page: LivePage, make_tracker: TrackerFactory) -> None:
     tracker = make_tracker()
 
     def view(environ: dict[str, Any], start_response: Any) -> list[bytes]:
@@ -214,7 +227,7 @@ def test_a_hit_sent_through_a_real_app_appears_and_a_second_one_follows_without_
     app = PirschMiddleware(view, tracker=tracker)
     site = httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://shop.test",
                         headers={"User-Agent": BROWSER.decode()})
-    page = open_live_page(browser, receiver)
+    page = live_page()
     assert page.evaluate("document.getElementById('empty').hidden") is False
     page.evaluate("window.sameDocument = true")
 
@@ -237,13 +250,13 @@ def test_a_hit_sent_through_a_real_app_appears_and_a_second_one_follows_without_
     assert page.problems() == []
 
 
-def test_every_field_is_shown_as_text(browser: Browser, receiver: DevServer) -> None:
+def test_every_field_is_shown_as_text(live_page: LivePage, receiver: DevServer) -> None:
     event = {**HIT, "event_name": "Download", "event_meta": {"file": "a.pdf", "size": 3},
              "event_duration": 42, "title": '<img src="x" onerror="window.injected = 1">',
              "referrer": "https://ref.example/", "tags": {"author": "Alice"},
              "accept_language": "de-DE", "screen_width": 1920, "non_interactive": True}
     post(receiver, "event", event)
-    page = open_live_page(browser, receiver)
+    page = live_page()
     assert page.wait_for("document.querySelectorAll('#items li').length === 1")
     shown = dict(zip(page.evaluate("[...document.querySelectorAll('#items dt')]"
                                    ".map(node => node.textContent)"),
@@ -257,10 +270,10 @@ def test_every_field_is_shown_as_text(browser: Browser, receiver: DevServer) -> 
     assert page.problems() == []
 
 
-def test_the_page_starts_over_when_the_receiver_is_cleared(browser: Browser,
+def test_the_page_starts_over_when_the_receiver_is_cleared(live_page: LivePage,
                                                            receiver: DevServer) -> None:
     post(receiver, "hit", HIT)
-    page = open_live_page(browser, receiver)
+    page = live_page()
     assert page.wait_for("document.querySelectorAll('#items li').length === 1")
     receiver.clear()
     assert page.wait_for("document.querySelectorAll('#items li').length === 0")
