@@ -1,6 +1,6 @@
 """The demo: a local Pirsch-compatible receiver, an example app in front of it under its
-real server, a few visits, a clean shutdown, and what reached the receiver. No Pirsch
-account needed.
+real server, a few visits, a clean shutdown, what reached the receiver, and the statistics
+the ``pirsch`` command reads back from it. No Pirsch account needed.
 
     python examples/demo.py                    # every example, each under its server
     python examples/demo.py --example flask    # one of them: wsgi, flask, django, fastapi
@@ -8,7 +8,8 @@ account needed.
 The example runs as its own process (gunicorn or uvicorn), configured only through
 PIRSCH_* environment variables, as in production, and is stopped with SIGTERM as a
 deploy would; what it had queued is delivered before it exits. With only the base
-install (no gunicorn/uvicorn), the WSGI example runs in this process under wsgiref.
+install (no gunicorn/uvicorn), the WSGI example runs in this process under wsgiref, and
+``pirsch`` prints plain tables (rich ones with the ``cli`` extra).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
@@ -96,7 +98,10 @@ EXAMPLES = {
 
 
 def importable(name: str) -> bool:
-    return importlib.util.find_spec(name) is not None
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # a broken install counts as none
+        return False
 
 
 def send_visits(site: str, visits: list[Visit]) -> None:
@@ -215,6 +220,23 @@ def run_in_process(receiver: DevServer) -> bool:
     return delivered and (kinds.count("hit"), kinds.count("event")) == (3, 1)
 
 
+def show_statistics(receiver: DevServer) -> bool:
+    """Read the receiver's statistics with the ``pirsch`` command, as from Pirsch itself."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PIRSCH_")}
+    env.update({"PIRSCH_BASE_URL": receiver.base_url, "PIRSCH_CLIENT_ID": receiver.client_id,
+                "PIRSCH_CLIENT_SECRET": receiver.client_secret})
+    today = datetime.now(timezone.utc).date()  # the receiver counts days in UTC
+    week = ["--from", str(today - timedelta(days=6)), "--to", str(today)]
+    print(f"\nthe receiver's statistics, read with the pirsch command (an oAuth client: "
+          f"PIRSCH_CLIENT_ID/SECRET, PIRSCH_BASE_URL={receiver.base_url})")
+    ok = True
+    for args in (["stats", "pages", *week], ["stats", "visitors", "--scale", "day", *week]):
+        print(f"\n$ pirsch {' '.join(args)}", flush=True)  # before the command's own output
+        command = [sys.executable, "-m", "pirsch_middleware.cli", *args]
+        ok = subprocess.run(command, cwd=ROOT, env=env, timeout=60).returncode == 0 and ok
+    return ok
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Pirsch demo against a local receiver.")
     parser.add_argument("--example", choices=[*EXAMPLES, "all"], default="all",
@@ -248,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
         for example in runnable:
             print(f"\n--- {example.name} " + "-" * (76 - len(example.name)))
             ok = run_under_server(example, receiver) and ok
+        print("\n--- statistics " + "-" * 65)
+        ok = show_statistics(receiver) and ok
     print("\ndemo OK" if ok else "\ndemo FAILED")
     return 0 if ok else 1
 
