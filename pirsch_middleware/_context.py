@@ -1,9 +1,10 @@
-"""Per-request state on the request path, and the public ``track_event`` / ``keep_alive``.
+"""What views call: ``track_event``, ``keep_alive``, ``set_title``, ``set_tags``,
+``skip_tracking`` and ``@dont_track``.
 
-A middleware sets a ``RequestState`` in a context variable for the duration of the
-request, so ``track_event`` finds it from views, threads started with
-``contextvars.copy_context`` and asyncio tasks alike. Events tracked before the response
-starts are held until the page view is decided, so the hit is queued before them.
+They find the request from the context variable the middleware set for it (``_lifecycle``),
+so they work in views, threads started with ``contextvars.copy_context`` and asyncio tasks
+alike. None of them ever raises into the view: bad arguments are logged, with a warning
+that names the call, and dropped.
 """
 
 from __future__ import annotations
@@ -11,79 +12,24 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping
-from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from ._extract import PATH_INFO_AT, SCRIPT_NAME_AT, Captured, capture
-from ._items import EVENT, HIT, SESSION, Item
+from ._items import EVENT, SESSION
+from ._lifecycle import Visit, current_visit
 from ._registry import get_tracker, tracking_off
-from ._tracker import Tracker
 
 __all__ = [
-    "RequestState", "current_request", "dont_track", "keep_alive", "set_tags", "set_title",
+    "current_request", "dont_track", "keep_alive", "request_carrier", "set_tags", "set_title",
     "skip_tracking", "track_event",
 ]
 
 logger = logging.getLogger("pirsch_middleware")
 
-_current: ContextVar[RequestState | None] = ContextVar("pirsch_request", default=None)
-
-
-class RequestState:
-    """What one request has told us so far. Lives only while the request is served."""
-
-    __slots__ = ("captured", "decided", "is_asgi", "pending", "skip", "source", "tags",
-                 "time", "title", "tracker")
-
-    def __init__(self, tracker: Tracker, source: Mapping[str, Any], is_asgi: bool,
-                 arrived: float, captured: Captured | None, candidate: bool) -> None:
-        self.tracker = tracker
-        self.source = source  # the live environ / scope
-        self.captured = captured  # its raw values taken on arrival, or None until needed
-        self.is_asgi = is_asgi
-        self.time = arrived
-        # Only a request that may become a page view holds its events back for the hit.
-        self.decided = not candidate
-        self.pending: list[Item] | None = None
-        self.title: str | None = None
-        self.tags: dict[str, str] | None = None
-        self.skip = False
-
-    def snapshot(self) -> Captured:
-        captured = self.captured
-        if captured is None:
-            captured = self.captured = capture(self.is_asgi, self.source)
-        return captured
-
-    def add(self, kind: int, extra: object) -> None:
-        item = (kind, time.time(), self.is_asgi, self.snapshot(), extra)
-        if self.decided:
-            self.tracker.put(item)
-        elif self.pending is None:
-            self.pending = [item]
-        else:
-            self.pending.append(item)
-
-    def decide(self, page_view: bool) -> None:
-        """Queue the hit (if this response is a page view), then what was held for it."""
-        if self.decided:
-            return
-        self.decided = True
-        put = self.tracker.put
-        if page_view and not self.skip:
-            extra = (self.title, self.tags) if self.title or self.tags else None
-            put((HIT, self.time, self.is_asgi, self.snapshot(), extra))
-        if self.pending:
-            for item in self.pending:
-                put(item)
-            self.pending = None
-
-
-def current_request() -> RequestState | None:
-    """The request being served by one of our middlewares in this context, if any."""
-    return _current.get()
+current_request = current_visit
 
 
 def request_carrier(request: object) -> tuple[bool, Mapping[str, Any], Captured] | None:
@@ -122,8 +68,8 @@ def _undo_django_paths(captured: Captured) -> Captured:
 
 
 def _queue(kind: int, extra: object, request: object | None, caller: str) -> None:
-    state = _current.get()
-    if request is not None and (state is None or not _is_same(state, request)):
+    visit = current_visit()
+    if request is not None and (visit is None or not _is_same(visit, request)):
         found = request_carrier(request)
         if found is None:
             logger.warning("%s: request=%r is not a WSGI environ, an ASGI scope or a "
@@ -133,17 +79,17 @@ def _queue(kind: int, extra: object, request: object | None, caller: str) -> Non
         if tracker.enabled:
             tracker.put((kind, time.time(), found[0], found[2], extra))
         return
-    if state is None:
+    if visit is None:
         if not tracking_off():  # when it is off, the tracker said so once, at start-up
             logger.warning("%s called outside a request handled by a Pirsch middleware "
                            "and without request=...; nothing tracked", caller)
         return
-    state.add(kind, extra)
+    visit.add(kind, extra)
 
 
-def _is_same(state: RequestState, request: object) -> bool:
-    return request is state.source or getattr(request, "environ", None) is state.source \
-        or getattr(request, "scope", None) is state.source
+def _is_same(visit: Visit, request: object) -> bool:
+    return request is visit.source or getattr(request, "environ", None) is visit.source \
+        or getattr(request, "scope", None) is visit.source
 
 
 def track_event(name: str, meta: Mapping[str, Any] | None = None,
@@ -169,7 +115,7 @@ def track_event(name: str, meta: Mapping[str, Any] | None = None,
             meta = None
         if duration is not None and (isinstance(duration, bool)
                                      or not isinstance(duration, (int, float))
-                                     or not duration >= 0):
+                                     or not 0 <= duration < math.inf):
             logger.warning("track_event(%r): duration must be a number of seconds >= 0, "
                            "got %r; sending the event without it", name, duration)
             duration = None
@@ -187,53 +133,99 @@ def keep_alive(*, request: object | None = None) -> None:
         logger.exception("keep_alive failed")
 
 
-def _state_for(caller: str) -> RequestState | None:
-    state = _current.get()
-    if state is None and not tracking_off():
+def _visit_for(caller: str) -> Visit | None:
+    visit = current_visit()
+    if visit is None and not tracking_off():
         logger.warning("%s called outside a request handled by a Pirsch middleware; ignored",
                        caller)
-    return state
+    return visit
 
 
-def set_title(title: str) -> None:
-    """Set the page title sent with the current request's page view::
+def set_title(title: str | None) -> None:
+    """Set the page title sent with the current request's page view (None: no title)::
 
         set_title(f"Product: {product.name}")
     """
-    state = _state_for("set_title")
-    if state is not None:
-        state.title = str(title) if title else None
+    if title is not None and not isinstance(title, str):
+        logger.warning("set_title: the title must be a string, got %s; ignored",
+                       type(title).__name__)
+        return
+    visit = _visit_for("set_title")
+    if visit is not None:
+        visit.title = title or None
+
+
+_TAG_VALUES = (str, int, float)  # bool is an int
 
 
 def set_tags(tags: Mapping[str, object] | None = None, /, **more: object) -> None:
     """Add tags (string -> string) to the current request's page view::
 
         set_tags(author="jane", category="news")
+        set_tags({"plan": "pro"})
+
+    Values are strings or numbers (sent as text); a tag set to None is left out.
     """
-    state = _state_for("set_tags")
-    if state is not None:
-        merged = dict(state.tags or {})
-        merged.update({str(k): str(v) for k, v in {**(tags or {}), **more}.items()
-                       if v is not None})
-        state.tags = merged or None
+    if tags is not None and not isinstance(tags, Mapping):
+        logger.warning("set_tags: tags must be a dict of strings, got %s; ignored",
+                       type(tags).__name__)
+        tags = None
+    merged: dict[str, str] = {}
+    for key, value in [*(tags or {}).items(), *more.items()]:
+        if value is None:
+            continue
+        if not isinstance(value, _TAG_VALUES):
+            logger.warning("set_tags: the value of tag %r must be a string or a number, got "
+                           "%s; that tag is left out", key, type(value).__name__)
+            continue
+        merged[str(key)] = str(value)
+    visit = _visit_for("set_tags")
+    if visit is not None and merged:
+        visit.tags = {**(visit.tags or {}), **merged}
 
 
 def skip_tracking() -> None:
     """Do not send a page view for the current request (its events are still sent)."""
-    state = _state_for("skip_tracking")
-    if state is not None:
-        state.skip = True
+    visit = _visit_for("skip_tracking")
+    if visit is not None:
+        visit.skip = True
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+# Where each kind of class-based view handles a request: Flask's View, then Django's View
+# and Starlette's HTTPEndpoint, then anything callable.
+_VIEW_METHODS = ("dispatch_request", "dispatch", "__call__")
 
 
 def dont_track(view: F) -> F:
-    """Decorator: the view's responses are never page views. Sync and async views::
+    """Decorator: the view's responses are never page views (their events still count).
+
+    Works on view functions, sync or async, and on class-based views (Django's ``View``,
+    Flask's ``View``/``MethodView``, Starlette's ``HTTPEndpoint``)::
 
         @dont_track
         def preview(request): ...
+
+        @dont_track
+        class PreviewView(TemplateView): ...
+
+    Django's ``method_decorator(dont_track, name="dispatch")`` works as well.
     """
+    if inspect.isclass(view):
+        for name in _VIEW_METHODS:
+            method = view.__dict__.get(name) or getattr(view, name, None)
+            if callable(method) and not (name == "__call__" and method is type.__call__):
+                setattr(view, name, _skipping(method))
+                return view
+        raise TypeError(f"dont_track: {view.__name__} has no dispatch(), dispatch_request() "
+                        "or __call__() to decorate")
+    if not callable(view):
+        raise TypeError(f"dont_track decorates a view (a function or a class-based view), "
+                        f"not {type(view).__name__}")
+    return _skipping(view)
+
+
+def _skipping(view: F) -> F:
     if inspect.iscoroutinefunction(view):
         @functools.wraps(view)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -229,15 +229,27 @@ def _scope_path(root_path: Any, path: Any, raw_path: Any) -> str:
             wire = _origin_form(wire)
         # raw_path is what reached the server; a prefix-stripping proxy's root_path is not
         # in it, while the ASGI spec puts root_path in path.
-        if root and not unquote_to_bytes(wire).startswith(root.encode("utf-8")):
-            wire = quote(root.encode("utf-8"), safe=_PATH_SAFE) + wire
+        if root and not unquote_to_bytes(wire).startswith(_utf8(root)):
+            wire = quote(_utf8(root), safe=_PATH_SAFE) + wire
         return wire
     text = str(path or "/")
     if not text.startswith("/"):
         text = _origin_form(text)
     if root and not text.startswith(root):
         text = root + text
-    return quote(text.encode("utf-8"), safe=_PATH_SAFE)
+    return quote(_utf8(text), safe=_PATH_SAFE)
+
+
+def _utf8(text: str) -> bytes:
+    """UTF-8, also of text holding lone surrogates (a server that decoded bytes with
+    surrogateescape, or broken input): never an exception, so the hit is still sent."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape")  # the bytes they stood for
+        except UnicodeEncodeError:
+            return re.sub("[\ud800-\udfff]", "\ufffd", text).encode("utf-8")
 
 
 @lru_cache(maxsize=1024)  # a site sees few host names

@@ -1,30 +1,93 @@
 """The constructor the WSGI and ASGI middlewares share: every option spelled out, so type
-checkers and IDEs see them (Starlette's ``add_middleware`` checks them against it)."""
+checkers and IDEs see them (Starlette's ``add_middleware`` checks them against it).
+
+The options are checked and built in ``__new__``, before ``__init__`` binds them: a
+misspelled option gets a message naming the closest one instead of Python's own, and a
+subclass may turn a bad option into something other than an exception (``asgi``: Starlette
+builds middleware inside the first ASGI call, where raising would fail every request).
+"""
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Callable, Iterable
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
 
+from ._config import split_options
+from ._lifecycle import Lifecycle
 from ._proxies import TrustedProxies
 from ._registry import resolve_tracker
 from ._rules import DEFAULT_CONTENT_TYPES, PageView, Rules
 from ._shutdown import install_signal_flush
 from ._tracker import Tracker
 
-__all__ = ["MiddlewareBase"]
+__all__ = ["MiddlewareBase", "app_kind", "build"]
 
 AppT = TypeVar("AppT")
+
+
+def build(options: Mapping[str, Any], where: str) -> tuple[Rules, Tracker]:
+    """The rules and the tracker for a middleware's options (``tracker`` included)."""
+    options = dict(options)
+    tracker = options.pop("tracker", None)
+    tracker_options, rule_options = split_options(options, where)
+    rules = Rules(**rule_options)
+    given = {name: value for name, value in tracker_options.items() if value is not None}
+    return rules, resolve_tracker(tracker, given)
+
+
+def app_kind(app: object) -> str | None:
+    """"ASGI", "WSGI", or None when it cannot tell: an async ``__call__`` or three
+    positional parameters (scope, receive, send) is ASGI; two (environ, start_response)
+    is WSGI."""
+    call = getattr(app, "__call__", None)  # noqa: B004 - the method itself is inspected
+    if inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(call):
+        return "ASGI"
+    try:
+        parameters = inspect.signature(app).parameters.values()  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return None
+    positional = [p for p in parameters if p.default is p.empty
+                  and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return {2: "WSGI", 3: "ASGI"}.get(len(positional))
 
 
 class MiddlewareBase(Generic[AppT]):
     """Options: see the README. ``tracker`` shares a ``Tracker``; the tracker options
     (credentials to ``filter_bots``) then must not be given."""
 
-    def __init__(
+    kind: ClassVar[str] = ""  # the kind of app wrapped: "WSGI" or "ASGI"
+    _built: tuple[Rules, Tracker]
+
+    def __new__(cls, app: AppT, /, **options: Any) -> MiddlewareBase[AppT]:
+        where = f"{cls.__module__}.{cls.__qualname__}"
+        try:
+            kind = app_kind(app)
+            if kind is not None and kind != cls.kind:
+                right = f"pirsch_middleware.{kind.lower()}.PirschMiddleware"
+                raise TypeError(f"{where} wraps {cls.kind} apps, and {app!r} is an {kind} "
+                                f"app: use {right}")
+            built = build(options, where)
+        except (TypeError, ValueError) as exc:
+            instead = cls._misconfigured(app, exc)
+            if instead is None:
+                raise
+            return instead  # type: ignore[no-any-return]  # not a cls: __init__ is skipped
+        self = super().__new__(cls)
+        self._built = built
+        return self
+
+    @classmethod
+    def _misconfigured(cls, app: AppT, error: Exception) -> Any:
+        """What to be instead of raising ``error`` (None: raise it)."""
+        return None
+
+    def __init__(  # the options themselves were checked and built in __new__
         self,
         app: AppT,
         *,
@@ -49,20 +112,17 @@ class MiddlewareBase(Generic[AppT]):
         track_content_types: Iterable[str] | None = DEFAULT_CONTENT_TYPES,
         should_track: Callable[[PageView], bool] | None = None,
     ) -> None:
-        tracker_options: dict[str, Any] = {
-            name: value for name, value in (
-                ("access_key", access_key), ("client_id", client_id),
-                ("client_secret", client_secret), ("base_url", base_url),
-                ("trusted_proxies", trusted_proxies), ("flush_interval", flush_interval),
-                ("batch_size", batch_size), ("max_queue", max_queue), ("timeout", timeout),
-                ("shutdown_timeout", shutdown_timeout), ("respect_dnt", respect_dnt),
-                ("filter_bots", filter_bots), ("transport", transport),
-                ("forwarded_host", forwarded_host),
-            ) if value is not None
-        }
         self.app = app
-        self.rules = Rules(exclude=exclude, default_excludes=default_excludes,
-                           track_methods=track_methods,
-                           track_content_types=track_content_types, should_track=should_track)
-        self.tracker = resolve_tracker(tracker, tracker_options)
+        self.rules, tracker = self._built
+        name = f"{type(self).__module__}.{type(self).__qualname__}"
+        self.lifecycle = Lifecycle(tracker, self.rules, name)
         install_signal_flush()
+
+    @property
+    def tracker(self) -> Tracker:
+        """The tracker this middleware queues to (``flush()``, ``stats()``)."""
+        return self.lifecycle.tracker
+
+    @tracker.setter
+    def tracker(self, tracker: Tracker) -> None:
+        self.lifecycle.tracker = tracker

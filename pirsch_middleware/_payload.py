@@ -1,8 +1,9 @@
-"""Queued items -> the JSON Pirsch accepts, plus the visitor filters that need headers.
+"""Queued items -> the JSON Pirsch accepts.
 
 Runs in the flusher thread. The request path only queues ``Item`` tuples of raw values;
-this is where bots, Do-Not-Track and prefetches are dropped, and where times, URLs and
-metadata are formatted and encoded.
+this is where they are read (``_extract``), checked against the visitor rules (bots,
+Do-Not-Track, prefetches: ``_rules``), and where times, URLs and metadata are formatted
+and encoded.
 """
 
 from __future__ import annotations
@@ -14,37 +15,14 @@ import time
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 
-from ._extract import CLIENT_HINTS, RequestData, read_request
+from ._extract import CLIENT_HINTS, read_request
 from ._items import EVENT, HIT, KIND_NAMES, SESSION, Item
 from ._logs import logger
 from ._proxies import TrustedProxies
+from ._rules import VisitorRules
 
 __all__ = ["Encoder"]
 
-# Substrings of lower-cased user agents that only bots, scripts, monitors and scanners send.
-BOT_TOKENS = (
-    "bot/", "crawl", "spider", "slurp", "archiver", "curl/", "wget", "python-requests",
-    "python-urllib", "python-httpx", "aiohttp", "httpie", "go-http-client", "java/", "okhttp",
-    "apache-httpclient", "libwww", "lwp-", "scrapy", "headlesschrome", "phantomjs",
-    "lighthouse", "pagespeed", "pingdom", "uptimerobot", "statuscake", "site24x7",
-    "newrelicpinger", "datadog", "kube-probe", "elb-healthchecker", "googlehc", "healthcheck",
-    "health-check", "monitor", "nagios", "zabbix", "prometheus", "nmap", "masscan", "zgrab",
-    "censys", "nuclei", "nikto", "sqlmap", "facebookexternalhit", "feedfetcher",
-    "postmanruntime", "insomnia", "axios/", "node-fetch", "undici",
-)
-_BOT_WORD = re.compile(r"bot\b")
-
-
-@lru_cache(maxsize=4096)
-def is_bot(user_agent: str) -> bool:
-    """Obvious bots and probes. Cached: real traffic repeats a few thousand agents."""
-    ua = user_agent.lower()
-    return (ua == "mozilla/5.0" or _BOT_WORD.search(ua) is not None
-            or any(token in ua for token in BOT_TOKENS))
-
-
-PREFETCH = re.compile(r"prefetch|preview|prerender", re.IGNORECASE)
-PURPOSE_HEADERS = ("purpose", "x-purpose", "x-moz", "sec-purpose")
 # The JSON key (as written after the previous field) -> the request header, sent as they
 # are when present.
 PASSED_HEADERS = tuple((f',"{field}":', field.replace("_", "-"))
@@ -52,6 +30,7 @@ PASSED_HEADERS = tuple((f',"{field}":', field.replace("_", "-"))
 _to_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _string: Callable[[str], str] = json.encoder.encode_basestring
 MAX_META = 100
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @lru_cache(maxsize=64)
@@ -76,38 +55,19 @@ def _scalar(value: object) -> str | int | float | bool | None:
 
 
 class Encoder:
-    """Turns queued items into ``(kind, json_bytes)``; drops what must not be sent."""
+    """Turns queued items into JSON; what ``visitors`` (the rules) exclude is not sent."""
 
     def __init__(self, proxies: TrustedProxies, *, respect_dnt: bool = True,
                  filter_bots: bool = True, forwarded_host: bool = False) -> None:
         self.proxies = proxies
         self.forwarded_host = forwarded_host
-        self.respect_dnt = respect_dnt
-        self.filter_bots = filter_bots
-
-    def excluded(self, data: RequestData) -> str | None:
-        """Why this visitor's request must not be sent, or None."""
-        get = data.headers.get
-        ua = get("user-agent")
-        if not ua:
-            return "no user agent"
-        if data.ip is None:
-            return "no valid client IP"
-        if self.respect_dnt and (get("dnt") == "1" or get("sec-gpc") == "1"):
-            return "do not track"
-        if self.filter_bots and is_bot(ua):
-            return "bot"
-        for name in PURPOSE_HEADERS:
-            purpose = get(name)
-            if purpose and PREFETCH.search(purpose):
-                return "prefetch"
-        return None
+        self.visitors = VisitorRules(respect_dnt=respect_dnt, filter_bots=filter_bots)
 
     def encode(self, item: Item) -> bytes | None:
         """The item's JSON, or None when it is filtered out."""
         kind, epoch, is_asgi, captured, extra = item
         data = read_request(is_asgi, captured, self.proxies, self.forwarded_host)
-        reason = self.excluded(data)
+        reason = self.visitors.excluded(data)
         if reason is not None:
             logger.debug("not sending %s for %s: %s", KIND_NAMES[kind], data.url, reason)
             return None
@@ -132,7 +92,11 @@ class Encoder:
         elif kind == EVENT:
             self._event(parts, *extra)
         parts += (',"time":"', format_time(epoch), '"}')
-        return "".join(parts).encode()
+        text = "".join(parts)
+        try:
+            return text.encode()
+        except UnicodeEncodeError:  # a lone surrogate in a title, tag or event: repair it
+            return _SURROGATE.sub("\ufffd", text).encode()
 
     @staticmethod
     def _page(parts: list[str], title: str | None, tags: Mapping[str, object] | None) -> None:
@@ -146,7 +110,7 @@ class Encoder:
     def _event(parts: list[str], name: str, meta: Mapping[str, object] | None,
                duration: float | None, non_interactive: bool) -> None:
         parts += (',"event_name":', _string(name))
-        if duration is not None:
+        if duration is not None and math.isfinite(duration):
             parts += (',"event_duration":', str(max(0, int(duration))))
         if meta:
             clean = {str(k): _scalar(v) for k, v in list(meta.items())[:MAX_META]}

@@ -1,9 +1,10 @@
-"""The cheap, request-path half of "is this a page view?".
+"""Everything that decides what is tracked, and why not.
 
-Decided while the request is served, from values already at hand: the method and path
-when the request arrives, the status and content type when the response starts. What
-needs header parsing (bots, DNT, prefetch) is decided later by the flusher, off the
-request path (see ``_payload``).
+``Rules`` decides while the request is served, from values already at hand: the method
+and path when the request arrives, the status and content type when the response starts.
+``VisitorRules`` decides what needs the headers read (no user agent, bots, Do-Not-Track,
+prefetches, no usable IP) later, in the flusher, off the request path. Each decision can
+say why not, in the words of ``REASONS`` (what a debug log or a test recorder shows).
 """
 
 from __future__ import annotations
@@ -13,13 +14,26 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from ._config import env_bool, env_value
 
+if TYPE_CHECKING:
+    from ._extract import RequestData
+
 logger = logging.getLogger("pirsch_middleware")
 
-__all__ = ["DEFAULT_EXCLUDED_PREFIXES", "PageView", "Rules"]
+__all__ = ["DEFAULT_EXCLUDED_PREFIXES", "REASONS", "PageView", "Rules", "VisitorRules", "is_bot"]
+
+# Why a request is not a page view (or an item is not sent), as logs and tests name it.
+METHOD, EXCLUDED, STATUS, CONTENT_TYPE, SHOULD_TRACK, DONT_TRACK = (
+    "method", "excluded path", "status", "content type", "should_track", "dont_track")
+NO_RESPONSE = "no response"  # the app raised before answering
+NO_USER_AGENT, NO_IP, DNT, BOT, PREFETCH = (
+    "no user agent", "no valid client IP", "Do-Not-Track", "bot", "prefetch")
+REASONS = (METHOD, EXCLUDED, STATUS, CONTENT_TYPE, SHOULD_TRACK, DONT_TRACK, NO_RESPONSE,
+           NO_USER_AGENT, NO_IP, DNT, BOT, PREFETCH)
 
 DEFAULT_EXCLUDED_PREFIXES = (
     "/static/", "/assets/", "/_next/", "/.well-known/", "/favicon", "/robots.txt",
@@ -70,11 +84,9 @@ class Rules:
         env = os.environ if environ is None else environ
         if exclude is None:
             exclude = env_value(env, "exclude")
-        if isinstance(exclude, str):
-            exclude = [part.strip() for part in exclude.split(",") if part.strip()]
         prefixes: list[str] = []
         patterns: list[str] = []
-        for entry in exclude or ():
+        for entry in _exclude_entries(exclude):
             if isinstance(entry, re.Pattern):
                 patterns.append(entry.pattern)
             elif isinstance(entry, str) and entry.startswith("re:"):
@@ -82,8 +94,11 @@ class Rules:
             elif isinstance(entry, str) and entry.startswith("/"):
                 prefixes.append(entry)
             else:
-                raise ValueError(f"exclude: {entry!r} is neither a path prefix starting with '/' "
-                                 "nor a regular expression (a re.Pattern, or a string 're:...')")
+                raise ValueError(
+                    f"exclude: {entry!r} is neither a path prefix starting with '/' nor a "
+                    "regular expression (a re.Pattern, or a string 're:...'). A string of "
+                    "several entries is split on commas, except a 're:' entry, which takes "
+                    "the rest of the string, commas included: put it last")
         try:
             self.exclude_regex = re.compile("|".join(f"(?:{p})" for p in patterns)) \
                 if patterns else None
@@ -120,20 +135,108 @@ class Rules:
         regex = self.exclude_regex
         return regex is None or regex.search(path) is None
 
-    def is_page_view(self, status: int, content_type: str, method: str, path: str,
-                     request: Any) -> bool:
-        """Is this response a page? 2xx, an HTML content type (unless disabled), and
-        whatever ``should_track`` says. A failing ``should_track`` means no."""
+    def candidate_reason(self, method: str, path: str) -> str | None:
+        """Why this request cannot be a page view (the slow twin of ``is_candidate``)."""
+        if method not in self.methods:
+            return METHOD
+        return None if self.is_candidate(method, path) else EXCLUDED
+
+    def response_reason(self, status: int, content_type: str, method: str, path: str,
+                        request: Any) -> str | None:
+        """Why this response is not a page view, or None when it is: 2xx, an HTML content
+        type (unless disabled), and whatever ``should_track`` says. A failing
+        ``should_track`` means no."""
         if not 200 <= status < 300:
-            return False
+            return STATUS
         types = self.content_types
         if types is not None and not content_type.lower().startswith(types):
-            return False
+            return CONTENT_TYPE
         if self.should_track is None:
-            return True
+            return None
         try:
-            return bool(self.should_track(PageView(method, path, status, content_type,
-                                                   request)))
+            if self.should_track(PageView(method, path, status, content_type, request)):
+                return None
         except Exception:
             logger.exception("should_track raised; not tracking %s", path)
-            return False
+        return SHOULD_TRACK
+
+    def is_page_view(self, status: int, content_type: str, method: str, path: str,
+                     request: Any) -> bool:
+        """Is this response a page? (see ``response_reason``)."""
+        return self.response_reason(status, content_type, method, path, request) is None
+
+
+def _exclude_entries(exclude: Iterable[str | re.Pattern[str]] | str | None,
+                     ) -> list[str | re.Pattern[str]]:
+    """The entries of ``exclude``: a list as it is; a string split on commas up to a
+    're:' entry, which runs to the end (a regular expression may hold commas)."""
+    if exclude is None:
+        return []
+    if not isinstance(exclude, str):
+        return list(exclude)
+    entries: list[str | re.Pattern[str]] = []
+    rest = exclude
+    while rest.strip():
+        rest = rest.strip()
+        if rest.startswith("re:"):
+            entries.append(rest)
+            break
+        entry, _, rest = rest.partition(",")
+        if entry.strip():
+            entries.append(entry.strip())
+    return entries
+
+
+# Substrings of lower-cased user agents that only bots, scripts, monitors and scanners send.
+BOT_TOKENS = (
+    "bot/", "crawl", "spider", "slurp", "archiver", "curl/", "wget", "python-requests",
+    "python-urllib", "python-httpx", "aiohttp", "httpie", "go-http-client", "java/", "okhttp",
+    "apache-httpclient", "libwww", "lwp-", "scrapy", "headlesschrome", "phantomjs",
+    "lighthouse", "pagespeed", "pingdom", "uptimerobot", "statuscake", "site24x7",
+    "newrelicpinger", "datadog", "kube-probe", "elb-healthchecker", "googlehc", "healthcheck",
+    "health-check", "monitor", "nagios", "zabbix", "prometheus", "nmap", "masscan", "zgrab",
+    "censys", "nuclei", "nikto", "sqlmap", "facebookexternalhit", "feedfetcher",
+    "postmanruntime", "insomnia", "axios/", "node-fetch", "undici",
+)
+_BOT_WORD = re.compile(r"bot\b")
+
+
+@lru_cache(maxsize=4096)
+def is_bot(user_agent: str) -> bool:
+    """Obvious bots and probes. Cached: real traffic repeats a few thousand agents."""
+    ua = user_agent.lower()
+    return (ua == "mozilla/5.0" or _BOT_WORD.search(ua) is not None
+            or any(token in ua for token in BOT_TOKENS))
+
+
+_PREFETCH = re.compile(r"prefetch|preview|prerender", re.IGNORECASE)
+PURPOSE_HEADERS = ("purpose", "x-purpose", "x-moz", "sec-purpose")
+
+
+class VisitorRules:
+    """Which visitors' requests are not sent, decided from their headers (in the flusher)::
+
+        VisitorRules(respect_dnt=True, filter_bots=True).excluded(request_data)
+    """
+
+    def __init__(self, *, respect_dnt: bool = True, filter_bots: bool = True) -> None:
+        self.respect_dnt = respect_dnt
+        self.filter_bots = filter_bots
+
+    def excluded(self, data: RequestData) -> str | None:
+        """Why this visitor's request must not be sent, or None."""
+        get = data.headers.get
+        ua = get("user-agent")
+        if not ua:
+            return NO_USER_AGENT
+        if data.ip is None:
+            return NO_IP
+        if self.respect_dnt and (get("dnt") == "1" or get("sec-gpc") == "1"):
+            return DNT
+        if self.filter_bots and is_bot(ua):
+            return BOT
+        for name in PURPOSE_HEADERS:
+            purpose = get(name)
+            if purpose and _PREFETCH.search(purpose):
+                return PREFETCH
+        return None

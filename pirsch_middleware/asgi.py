@@ -3,23 +3,23 @@
     from pirsch_middleware.asgi import PirschMiddleware
     app.add_middleware(PirschMiddleware)            # Starlette / FastAPI
     app = PirschMiddleware(app, access_key="pa_...")  # any ASGI app
+
+For a WSGI application, use ``pirsch_middleware.wsgi.PirschMiddleware``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
-import time
+import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import anyio.to_thread
 
-from ._context import RequestState, _current
-from ._extract import capture
 from ._middleware import MiddlewareBase
-from ._registry import budget, flushed_by_lifespan, shutdown_flush, stopping
-from ._rules import Rules
+from ._registry import budget, flushed_by_lifespan, shutdown_flush
 
 __all__ = ["PirschMiddleware"]
 
@@ -37,7 +37,17 @@ class PirschMiddleware(MiddlewareBase[ASGIApp]):
     path. Non-HTTP scopes pass straight through; on lifespan shutdown the queue is
     flushed (bounded by ``shutdown_timeout``), and for apps that do not speak the
     lifespan protocol themselves (Django) the middleware answers it on their behalf.
+
+    A bad option raises at construction; where Starlette builds the middleware lazily
+    (inside the first ASGI call, usually the lifespan startup), it fails the lifespan
+    startup with its message instead, so the server stops at start-up.
     """
+
+    kind = "ASGI"
+
+    @classmethod
+    def _misconfigured(cls, app: ASGIApp, error: Exception) -> Any:
+        return _Misconfigured(app, error) if _in_event_loop() else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,37 +56,31 @@ class PirschMiddleware(MiddlewareBase[ASGIApp]):
             else:
                 await self.app(scope, receive, send)
             return
-        tracker = self.tracker
-        if not tracker.enabled:
+        lifecycle = self.lifecycle
+        visit = lifecycle.begin(scope, True, scope.get("method") or "", scope.get("path") or "")
+        if visit is None:
             await self.app(scope, receive, send)
             return
-        rules = self.rules
-        method = scope.get("method") or ""
-        path = scope.get("path") or ""
-        if not rules.is_candidate(method, path):
-            # Cannot be a page view: only make track_event() work, touch nothing else.
-            token = _current.set(RequestState(tracker, scope, True, 0.0, None,
-                                                  False))
+        token = visit.enter()
+        if visit.decided:  # cannot be a page view: only track_event() & co. need the visit
             try:
                 await self.app(scope, receive, send)
             finally:
-                _current.reset(token)
+                visit.leave(token)
             return
-        state = RequestState(tracker, scope, True, time.time(), capture(True, scope), True)
 
         async def observe(message: Message) -> None:
-            if not state.decided and message["type"] == "http.response.start":
-                state.decide(_is_page(rules, message, method, path, scope))
+            if not visit.decided and message["type"] == "http.response.start":
+                visit.respond(_status(message), _content_type(message))
             await send(message)
 
-        token = _current.set(state)
         try:
             await self.app(scope, receive, observe)
         finally:
-            state.decide(False)  # no-op once decided; a failed request's events still go
-            _current.reset(token)
-        if stopping.is_set() and not flushed_by_lifespan(tracker):
-            await self._flush(final=False)  # in flight at SIGTERM, and no lifespan follows
+            visit.finish()  # no-op once decided; a failed request's events still go
+            visit.leave(token)
+        if lifecycle.must_flush():  # in flight at SIGTERM, and no lifespan follows
+            await anyio.to_thread.run_sync(lifecycle.flush)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         answered = False
@@ -121,20 +125,66 @@ class PirschMiddleware(MiddlewareBase[ASGIApp]):
         budget.reset()
         flushed_by_lifespan(self.tracker, started=ok and self.tracker.enabled)
 
-    async def _flush(self, *, final: bool = True) -> None:
+    async def _flush(self) -> None:
         """Flush in a worker thread (anyio: asyncio and trio alike), so the server's
         other tasks run while it waits; bounded by the process's shutdown budget."""
-        flush = functools.partial(shutdown_flush, self.tracker, final=final)
-        await anyio.to_thread.run_sync(flush)
-        if final:
-            flushed_by_lifespan(self.tracker, started=False)
+        await anyio.to_thread.run_sync(functools.partial(shutdown_flush, self.tracker,
+                                                         final=True))
+        flushed_by_lifespan(self.tracker, started=False)
 
 
-def _is_page(rules: Rules, message: Message, method: str, path: str, scope: Scope) -> bool:
-    content_type = b""
+def _status(message: Message) -> int:
+    try:
+        return int(message.get("status", 200))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _content_type(message: Message) -> str:
     for name, value in message.get("headers") or ():
         if len(name) == 12 and name.lower() == b"content-type":
-            content_type = value
-            break
-    return rules.is_page_view(int(message.get("status", 200)),
-                              content_type.decode("latin-1"), method, path, scope)
+            return bytes(value).decode("latin-1")
+    return ""
+
+
+def _in_event_loop() -> bool:
+    """Inside a running event loop (asyncio or trio): Starlette building its middleware
+    stack in the first ASGI call, not an app wrapped at import."""
+    try:
+        asyncio.get_running_loop()
+        return True
+    except RuntimeError:
+        pass
+    trio = sys.modules.get("trio")
+    if trio is not None:
+        try:
+            trio.lowlevel.current_task()
+            return True
+        except RuntimeError:
+            pass
+    return False
+
+
+class _Misconfigured:
+    """What a lazily built middleware with a bad option becomes: the lifespan startup
+    fails with the error's message (and the error is raised after it, as Starlette's own
+    startup failures are), so the server stops; without lifespan, requests pass through
+    untouched and the error is logged at ERROR, once. A request never fails."""
+
+    def __init__(self, app: ASGIApp, error: Exception) -> None:
+        self.app = app
+        self.error = error
+        self.message = f"Pirsch is misconfigured: {error}"
+        self.logged = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                logger.error("%s", self.message)
+                await send({"type": "lifespan.startup.failed", "message": self.message})
+                raise self.error
+        elif not self.logged:
+            self.logged = True
+            logger.error("%s; requests pass through untracked", self.message)
+        await self.app(scope, receive, send)

@@ -13,8 +13,6 @@ Django's ``META`` values. Misconfiguration raises ``ImproperlyConfigured``.
 
 from __future__ import annotations
 
-import functools
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -30,30 +28,34 @@ except ImportError as exc:  # pragma: no cover - exercised without Django instal
         "pirsch_middleware.django needs Django: pip install 'pirsch-middleware[django]'"
     ) from exc
 
-from ._config import split_options
-from ._context import RequestState, _current, request_carrier
-from ._registry import flushed_by_lifespan, resolve_tracker, shutdown_flush, stopping
-from ._rules import Rules
+from ._config import RULE_OPTIONS, TRACKER_OPTIONS, check_option_names
+from ._context import request_carrier
+from ._lifecycle import Lifecycle, Visit
+from ._middleware import build
 from ._shutdown import install_signal_flush
-from ._tracker import Tracker
 
 __all__ = ["PirschMiddleware"]
 
 GetResponse = Callable[[HttpRequest], Any]
+NAME = "pirsch_middleware.django.PirschMiddleware"
+OPTIONS = TRACKER_OPTIONS | RULE_OPTIONS | {"tracker"}
 
 
-def _configure() -> tuple[Tracker, Rules]:
+def _configure() -> Lifecycle:
     raw = getattr(settings, "PIRSCH", None) or {}
     if not isinstance(raw, Mapping):
         raise ImproperlyConfigured("settings.PIRSCH must be a dict of Pirsch options, e.g. "
                                    "{'ACCESS_KEY': 'pa_...', 'EXCLUDE': ['/admin/']}")
-    options = {str(key).lower(): value for key, value in raw.items()}
-    tracker = options.pop("tracker", None)
     try:
-        tracker_options, rule_options = split_options(options)
-        return resolve_tracker(tracker, tracker_options), Rules(**rule_options)
-    except (TypeError, ValueError) as exc:
+        # Named as written there (upper- or lower-case), with the closest option if unknown.
+        check_option_names([str(key).lower() for key in raw], OPTIONS, "settings.PIRSCH")
+        rules, tracker = build({str(key).lower(): value for key, value in raw.items()},
+                               "settings.PIRSCH")
+    except TypeError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
+    except ValueError as exc:
         raise ImproperlyConfigured(f"settings.PIRSCH: {exc}") from None
+    return Lifecycle(tracker, rules, NAME)
 
 
 class PirschMiddleware:
@@ -67,62 +69,60 @@ class PirschMiddleware:
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
-        self.tracker, self.rules = _configure()
+        self.lifecycle = _configure()
+        self.tracker = self.lifecycle.tracker
         install_signal_flush()
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:
             return self.__acall__(request)
-        state = self._begin(request)
-        if state is None:
+        visit = self._begin(request)
+        if visit is None:
             return self.get_response(request)
-        token = _current.set(state)
+        token = visit.enter()
         try:
             response = self.get_response(request)
         except BaseException:
-            state.decide(False)
+            visit.finish()
             raise
         finally:
-            _current.reset(token)
-        self._finish(state, request, response)
-        if stopping.is_set() and not flushed_by_lifespan(self.tracker):
-            shutdown_flush(self.tracker)  # in flight at SIGTERM: the server waits for it
+            visit.leave(token)
+        self._respond(visit, response)
+        if self.lifecycle.must_flush():  # in flight at SIGTERM: the server waits for it
+            self.lifecycle.flush()
         return response
 
     async def __acall__(self, request: HttpRequest) -> Any:
-        state = self._begin(request)
+        visit = self._begin(request)
         get_response: Callable[[HttpRequest], Awaitable[Any]] = self.get_response
-        if state is None:
+        if visit is None:
             return await get_response(request)
-        token = _current.set(state)
+        token = visit.enter()
         try:
             response = await get_response(request)
         except BaseException:
-            state.decide(False)
+            visit.finish()
             raise
         finally:
-            _current.reset(token)
-        self._finish(state, request, response)
-        if stopping.is_set() and not flushed_by_lifespan(self.tracker):
-            await anyio.to_thread.run_sync(functools.partial(shutdown_flush, self.tracker))
+            visit.leave(token)
+        self._respond(visit, response)
+        if self.lifecycle.must_flush():
+            await anyio.to_thread.run_sync(self.lifecycle.flush)
         return response
 
-    def _begin(self, request: HttpRequest) -> RequestState | None:
-        if not self.tracker.enabled:
+    def _begin(self, request: HttpRequest) -> Visit | None:
+        if not self.lifecycle.tracker.enabled:
             return None
-        candidate = self.rules.is_candidate(request.method or "", request.path_info)
         found = request_carrier(request)
         if found is None:  # not an HttpRequest from Django's WSGI or ASGI handler
             return None
-        is_asgi, source, carrier = found
-        return RequestState(self.tracker, source, is_asgi, time.time() if candidate else 0.0,
-                            carrier, candidate)
+        is_asgi, source, captured = found
+        return self.lifecycle.begin(source, is_asgi, request.method or "", request.path_info,
+                                    captured)
 
-    def _finish(self, state: RequestState, request: HttpRequest,
-                response: HttpResponseBase) -> None:
-        if state.decided:
-            return
-        page = self.rules.is_page_view(response.status_code,
-                                       response.get("Content-Type", "") or "",
-                                       request.method or "", request.path_info, request)
-        state.decide(page)
+    @staticmethod
+    def _respond(visit: Visit, response: HttpResponseBase) -> None:
+        # Django's response is whole here (a streaming one is a page view by its status
+        # and content type, like any other): decide and settle at once.
+        visit.respond(response.status_code, response.get("Content-Type", "") or "")
+        visit.finish()

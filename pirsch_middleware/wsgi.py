@@ -1,21 +1,21 @@
-"""Pirsch for any WSGI application::
+"""Pirsch for any WSGI application (Flask, Django, Pyramid, Bottle, Falcon...)::
 
     from pirsch_middleware.wsgi import PirschMiddleware
     app = PirschMiddleware(app)                     # credentials from PIRSCH_* variables
     app = PirschMiddleware(app, access_key="pa_...", exclude=["/admin/"])
+
+For an ASGI application (Starlette, FastAPI, Django's ASGI handler), use
+``pirsch_middleware.asgi.PirschMiddleware``.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
-from ._context import RequestState, _current
-from ._extract import capture
+from ._lifecycle import Visit
 from ._middleware import MiddlewareBase
-from ._rules import Rules
 
 __all__ = ["PirschMiddleware"]
 
@@ -32,76 +32,68 @@ class PirschMiddleware(MiddlewareBase[WSGIApp]):
     The response is never changed, and streaming responses are passed through as they are.
     """
 
+    kind = "WSGI"
+
     def __call__(self, environ: dict[str, Any], start_response: StartResponse,
                  ) -> Iterable[bytes]:
-        tracker = self.tracker
-        if not tracker.enabled:
+        visit = self.lifecycle.begin(environ, False, environ.get("REQUEST_METHOD") or "",
+                                     environ.get("PATH_INFO") or "")
+        if visit is None:
             return self.app(environ, start_response)
-        rules = self.rules
-        method = environ.get("REQUEST_METHOD") or ""
-        path = environ.get("PATH_INFO") or ""
-        if not rules.is_candidate(method, path):
-            # Cannot be a page view: only make track_event() work, touch nothing else.
-            token = _current.set(RequestState(tracker, environ, False, 0.0, None,
-                                                  False))
+        token = visit.enter()
+        if visit.decided:  # cannot be a page view: only track_event() & co. need the visit
             try:
                 return self.app(environ, start_response)
             finally:
-                _current.reset(token)
-        state = RequestState(tracker, environ, False, time.time(), capture(False, environ),
-                             True)
+                visit.leave(token)
 
         def observe(status: str, headers: list[tuple[str, str]],
                     exc_info: ExcInfo | None = None) -> Any:
-            if not state.decided:
-                state.decide(_is_page(rules, status, headers, method, path, environ))
+            if not visit.decided:
+                visit.respond(_status(status), _content_type(headers))
             return start_response(status, headers, exc_info)
 
-        token = _current.set(state)
         try:
             result = self.app(environ, observe)
         except BaseException:
-            state.decide(False)  # no page view, but the events it tracked still count
+            visit.finish()  # no page view, but the events it tracked still count
             raise
         finally:
-            _current.reset(token)
-        if state.decided:
+            visit.leave(token)
+        if visit.decided:
             return result
         # start_response is still to come, from inside the iterable (a generator app):
         # keep the request current while it runs, and settle when it is closed.
-        return _Deferred(result, state)
+        return _Deferred(result, visit)
 
 
-def _is_page(rules: Rules, status: str, headers: list[tuple[str, str]], method: str,
-             path: str, environ: dict[str, Any]) -> bool:
+def _status(status: str) -> int:
     try:
-        code = int(status[:3])
-    except ValueError:
-        return False
-    content_type = ""
+        return int(status[:3])
+    except (TypeError, ValueError):
+        return 0
+
+
+def _content_type(headers: list[tuple[str, str]]) -> str:
     for name, value in headers:
         if len(name) == 12 and name.lower() == "content-type":
-            content_type = value
-            break
-    return rules.is_page_view(code, content_type, method, path, environ)
+            return value
+    return ""
 
 
 class _Deferred:
     """Wraps a response iterable whose start_response has not been called yet."""
 
-    def __init__(self, result: Iterable[bytes], state: RequestState) -> None:
+    def __init__(self, result: Iterable[bytes], visit: Visit) -> None:
         self._result = result
-        self._state = state
+        self._visit = visit
 
     def __iter__(self) -> Iterator[bytes]:
-        token = _current.set(self._state)
+        token = self._visit.enter()
         try:
             yield from self._result
         finally:
-            try:
-                _current.reset(token)
-            except ValueError:  # the server iterated from another context: nothing to undo
-                pass
+            self._visit.leave(token)
 
     def close(self) -> None:
         try:
@@ -109,4 +101,4 @@ class _Deferred:
             if close is not None:
                 close()
         finally:
-            self._state.decide(False)
+            self._visit.finish()

@@ -1,0 +1,160 @@
+"""One request lifecycle for every integration: begin, respond, finish.
+
+An integration (WSGI, ASGI, Django) only translates its framework's request and response
+into these calls; what is tracked, when, and in which order is decided here once::
+
+    visit = lifecycle.begin(source, is_asgi, method, path)   # None: pass through
+    token = visit.enter()              # track_event() & co. find the request from here on
+    ...                                # the app runs
+    visit.respond(status, content_type)  # the response starts: a page view or not
+    visit.finish()                     # done, streamed out, or failed: settle the rest
+    visit.leave(token)
+
+A request inside a request already tracked (the middleware installed twice: Django's
+``MIDDLEWARE`` listing it twice, ``Pirsch(app)`` called twice, a WSGI wrapper around
+Django's middleware...) gets ``None`` from ``begin``: the outermost tracks, the others pass
+through, and a warning says so once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from contextvars import ContextVar, Token
+from typing import Any
+
+from ._extract import Captured, capture
+from ._items import HIT, Item
+from ._logs import Throttle
+from ._registry import flushed_by_lifespan, shutdown_flush, stopping
+from ._rules import DONT_TRACK, NO_RESPONSE, Rules
+from ._tracker import Tracker
+
+__all__ = ["Lifecycle", "Visit", "current_visit"]
+
+_current: ContextVar[Visit | None] = ContextVar("pirsch_request", default=None)
+
+
+def current_visit() -> Visit | None:
+    """The request being served by one of our middlewares in this context, if any."""
+    return _current.get()
+
+
+class Visit:
+    """What one request has told us so far. Lives only while the request is served."""
+
+    __slots__ = ("captured", "decided", "is_asgi", "lifecycle", "method", "path", "pending",
+                 "reason", "skip", "source", "tags", "time", "title", "tracker")
+
+    def __init__(self, lifecycle: Lifecycle, source: Mapping[str, Any], is_asgi: bool,
+                 method: str, path: str, arrived: float, captured: Captured | None) -> None:
+        self.lifecycle = lifecycle
+        self.tracker = lifecycle.tracker
+        self.source = source  # the live environ / scope
+        self.captured = captured  # its raw values taken on arrival, or None until needed
+        self.is_asgi = is_asgi
+        self.method = method
+        self.path = path
+        self.time = arrived
+        # Only a request that may become a page view holds its events back for the hit.
+        self.decided = not arrived
+        self.reason: str | None = None  # why it is no page view, once decided
+        self.pending: list[Item] | None = None
+        self.title: str | None = None
+        self.tags: dict[str, str] | None = None
+        self.skip = False
+
+    def enter(self) -> Token[Visit | None]:
+        """Make this the current request (for ``track_event``, ``set_title``...)."""
+        return _current.set(self)
+
+    def leave(self, token: Token[Visit | None]) -> None:
+        try:
+            _current.reset(token)
+        except ValueError:  # left from another context (a server iterating elsewhere)
+            pass
+
+    def snapshot(self) -> Captured:
+        captured = self.captured
+        if captured is None:
+            captured = self.captured = capture(self.is_asgi, self.source)
+        return captured
+
+    def add(self, kind: int, extra: object) -> None:
+        item = (kind, time.time(), self.is_asgi, self.snapshot(), extra)
+        if self.decided:
+            self.tracker.put(item)
+        elif self.pending is None:
+            self.pending = [item]
+        else:
+            self.pending.append(item)
+
+    def respond(self, status: int, content_type: str) -> None:
+        """The response starts: decide (once) whether it is a page view."""
+        if not self.decided:
+            lifecycle = self.lifecycle
+            self.settle(lifecycle.rules.response_reason(status, content_type, self.method,
+                                                        self.path, self.source))
+
+    def finish(self) -> None:
+        """The response is done, or failed, or never started: what is still undecided is
+        no page view, but the events it tracked are still sent."""
+        if not self.decided:
+            self.settle(NO_RESPONSE)
+
+    def settle(self, reason: str | None) -> None:
+        """Queue the hit (``reason`` None: a page view), then what was held for it."""
+        if self.decided:
+            return
+        self.decided = True
+        if reason is None and self.skip:
+            reason = DONT_TRACK
+        self.reason = reason
+        put = self.tracker.put
+        if reason is None:
+            extra = (self.title, self.tags) if self.title or self.tags else None
+            put((HIT, self.time, self.is_asgi, self.snapshot(), extra))
+        if self.pending:
+            for item in self.pending:
+                put(item)
+            self.pending = None
+
+
+class Lifecycle:
+    """The request lifecycle of one middleware instance (its tracker and rules)."""
+
+    __slots__ = ("_throttle", "name", "rules", "tracker")
+
+    def __init__(self, tracker: Tracker, rules: Rules, name: str) -> None:
+        self.tracker = tracker
+        self.rules = rules
+        self.name = name  # how the user installed it, for the warning when nested
+        self._throttle = Throttle(every=float("inf"))  # once
+
+    def begin(self, source: Mapping[str, Any], is_asgi: bool, method: str, path: str,
+              captured: Captured | None = None) -> Visit | None:
+        """The request arrives: its ``Visit``, or None to pass it through untouched
+        (tracking off, or another Pirsch middleware already tracks this request)."""
+        if not self.tracker.enabled:
+            return None
+        outer = _current.get()
+        if outer is not None:
+            self._throttle.log(logging.WARNING, "nested", "Pirsch: %s is installed inside "
+                               "another Pirsch middleware (%s); the outer one tracks each "
+                               "request, this one passes them through. Remove one of them.",
+                               self.name, outer.lifecycle.name)
+            return None
+        if self.rules.is_candidate(method, path):
+            return Visit(self, source, is_asgi, method, path, time.time(),
+                         captured or capture(is_asgi, source))
+        # Cannot be a page view: only make track_event() work, touch nothing else.
+        return Visit(self, source, is_asgi, method, path, 0.0, captured)
+
+    def must_flush(self) -> bool:
+        """A request finishing after SIGTERM, with no lifespan flush to come: the server
+        waits for it, so flush now (``flush``)."""
+        return stopping.is_set() and not flushed_by_lifespan(self.tracker)
+
+    def flush(self) -> None:
+        shutdown_flush(self.tracker)
