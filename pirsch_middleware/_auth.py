@@ -24,6 +24,7 @@ __all__ = [
     "PirschAuth",
     "normalize_base_url",
     "parse_rfc3339",
+    "redact_url",
 ]
 
 DEFAULT_BASE_URL = "https://api.pirsch.io"
@@ -103,16 +104,29 @@ class Credentials:
         return cls(client_id=client_id, client_secret=client_secret, access_key=access_key)
 
 
+def redact_url(url: str) -> str:
+    """``url`` fit for logs and reprs: no ``user:password@``, no query; a value that is no
+    URL at all (a key pasted in the wrong place?) is not shown."""
+    try:
+        parsed = httpx.URL(str(url).strip())
+    except (httpx.InvalidURL, TypeError):
+        return "<not a URL>"
+    if not parsed.scheme or not parsed.host:
+        return "<not a URL>"
+    if parsed.userinfo:
+        parsed = parsed.copy_with(username="***", password=None)
+    return str(parsed.copy_with(query=None, fragment=None))
+
+
 def normalize_base_url(url: str) -> str:
     """``https://api.pirsch.io/`` or ``.../api/v1`` -> ``https://api.pirsch.io``."""
     try:
         parsed = httpx.URL(url.strip())
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise ValueError(f"base_url {url!r} is not a URL: {exc}") from None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ValueError(
-            f"base_url {url!r} must be an absolute http(s) URL such as {DEFAULT_BASE_URL!r}"
-        )
+    except (httpx.InvalidURL, TypeError):
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError(f"base_url must be an absolute http(s) URL such as "
+                         f"{DEFAULT_BASE_URL!r}, got {redact_url(url)}")
     path = parsed.path.rstrip("/")
     if path.endswith(API_PREFIX):
         path = path[: -len(API_PREFIX)]

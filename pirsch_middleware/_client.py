@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
-from ._auth import API_PREFIX, DEFAULT_BASE_URL, Credentials, PirschAuth, normalize_base_url
+from ._auth import (
+    API_PREFIX,
+    DEFAULT_BASE_URL,
+    Credentials,
+    PirschAuth,
+    normalize_base_url,
+    redact_url,
+)
 from ._config import DEFAULT_TIMEOUT, env_value
 from ._endpoints import C, Route
 from ._errors import APIError, PirschError
@@ -107,7 +114,8 @@ class BaseClient(Statistics):
             setattr(self, name, group(self))
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.base_url!r}, {self._credentials!r})"
+        return (f"{type(self).__name__}(base_url={redact_url(self.base_url)!r}, "
+                f"{self._credentials!r})")
 
     def _invoke(self, route: Route[Any], *args: Any, **kwargs: Any) -> Any:
         # Every method lands here: the request object is built (and validated) now, so a
@@ -146,7 +154,7 @@ class BaseClient(Statistics):
 
     def _transport_error(self, route: Route[Any], exc: httpx.HTTPError) -> PirschError:
         error = PirschError(f"{route.method} {API_PREFIX}{route.path}: could not reach "
-                            f"{self.base_url}: {exc or type(exc).__name__}")
+                            f"{redact_url(self.base_url)}: {exc or type(exc).__name__}")
         error.__cause__ = exc
         return error
 

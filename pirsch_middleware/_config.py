@@ -6,15 +6,18 @@ message that says what to fix instead of surfacing later on the request path.
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from ._auth import DEFAULT_BASE_URL, Credentials, normalize_base_url
+from ._auth import DEFAULT_BASE_URL, Credentials, normalize_base_url, redact_url
+from ._logs import logger
 from ._proxies import TrustedProxies
 
-__all__ = ["TrackerOptions", "env_bool", "env_value", "split_options"]
+__all__ = ["TrackerOptions", "check_option_names", "env_bool", "env_value", "split_options"]
 
 T = TypeVar("T")
 
@@ -43,15 +46,53 @@ RULE_OPTIONS = frozenset({
 })
 
 
-def split_options(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Split middleware keyword arguments into (tracker options, request rule options)."""
-    unknown = set(options) - TRACKER_OPTIONS - RULE_OPTIONS
+OPTIONS_HELP = "the Options table of the README (https://pypi.org/project/pirsch-middleware/)"
+# PIRSCH_* variables read by the package besides the options': credentials, the CLI's.
+_OTHER_VARIABLES = frozenset({"PIRSCH_CLIENT_ID", "PIRSCH_CLIENT_SECRET", "PIRSCH_ACCESS_KEY",
+                              "PIRSCH_DOMAIN"})
+ENVIRONMENT_VARIABLES = _OTHER_VARIABLES | {
+    "PIRSCH_" + name.upper() for name in TRACKER_OPTIONS | RULE_OPTIONS
+    if name not in ("transport", "should_track", "track_methods", "track_content_types")}
+
+
+def closest(name: str, known: Iterable[str]) -> str:
+    """ " (did you mean 'x'?)" for the known name closest to a misspelled one, or "". """
+    found = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    return f" (did you mean {found[0]!r}?)" if found else ""
+
+
+def check_option_names(names: Iterable[str], known: Iterable[str], where: str) -> None:
+    """A ``TypeError`` naming each unknown option, the closest known one, and where the
+    options are listed."""
+    known = frozenset(known)
+    unknown = sorted(set(names) - known)
     if unknown:
-        known = ", ".join(sorted(TRACKER_OPTIONS | RULE_OPTIONS))
-        raise TypeError(f"unknown Pirsch option(s) {', '.join(sorted(unknown))}; known: {known}")
+        wrong = "; ".join(f"{name!r}{closest(name, known)}" for name in unknown)
+        raise TypeError(f"{where} got unknown option(s): {wrong}. The options are listed in "
+                        f"{OPTIONS_HELP}")
+
+
+def split_options(options: Mapping[str, Any], where: str = "Pirsch",
+                  ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split middleware keyword arguments into (tracker options, request rule options)."""
+    check_option_names(options, TRACKER_OPTIONS | RULE_OPTIONS, where)
     tracker = {k: v for k, v in options.items() if k in TRACKER_OPTIONS}
     rules = {k: v for k, v in options.items() if k in RULE_OPTIONS}
     return tracker, rules
+
+
+_warned_variables: set[str] = set()
+
+
+def warn_unknown_variables(environ: Mapping[str, str]) -> None:
+    """Warn, once per name and process, of ``PIRSCH_*`` variables nothing reads: a typo
+    (``PIRSCH_ACESS_KEY``) would otherwise be ignored without a word."""
+    for name in environ:
+        if name.startswith("PIRSCH_") and name not in ENVIRONMENT_VARIABLES \
+                and name not in _warned_variables:
+            _warned_variables.add(name)
+            logger.warning("Pirsch: the environment variable %s is not one Pirsch reads%s; "
+                           "it is ignored", name, closest(name, ENVIRONMENT_VARIABLES))
 
 
 def env_value(environ: Mapping[str, str], name: str) -> str | None:
@@ -71,15 +112,20 @@ def env_bool(value: object, name: str) -> bool:
 
 
 def _number(value: object, name: str, kind: Callable[[Any], T], *, minimum: float) -> T:
+    what = "a whole number" if kind is int else "a number"
     if isinstance(value, bool):
-        raise ValueError(f"{name} must be a number, got {value!r}")
+        raise ValueError(f"{name} must be {what}, got {value!r}")
     try:
-        number = kind(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not number >= minimum:  # type: ignore[operator]
+        number = float(value) if isinstance(value, str) else value
+        if not isinstance(number, (int, float)) or not math.isfinite(number):
+            raise ValueError
+        if kind is int and number != int(number):
+            raise ValueError
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name} must be {what}, got {value!r}") from None
+    if not number >= minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value!r}")
-    return number
+    return kind(number)
 
 
 @dataclass(frozen=True)
@@ -98,11 +144,21 @@ class TrackerOptions:
     filter_bots: bool = True
     forwarded_host: bool = False  # the trusted proxies set X-Forwarded-Host / Forwarded host=
 
+    def __repr__(self) -> str:
+        # base_url may carry user:password@: never shown (credentials hide their secrets).
+        return (f"TrackerOptions({self.credentials!r}, base_url={redact_url(self.base_url)!r}, "
+                f"trusted_proxies={self.trusted_proxies!r}, flush_interval="
+                f"{self.flush_interval}, batch_size={self.batch_size}, max_queue="
+                f"{self.max_queue}, timeout={self.timeout}, shutdown_timeout="
+                f"{self.shutdown_timeout}, respect_dnt={self.respect_dnt}, filter_bots="
+                f"{self.filter_bots}, forwarded_host={self.forwarded_host})")
+
     @classmethod
     def build(cls, options: Mapping[str, Any], environ: Mapping[str, str] | None = None,
               ) -> TrackerOptions:
         """From keyword arguments, falling back to ``PIRSCH_*`` variables in ``environ``."""
         env = os.environ if environ is None else environ
+        warn_unknown_variables(env)
 
         def pick(name: str) -> Any:
             value = options.get(name)

@@ -29,7 +29,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from ._auth import PirschAuth
+from ._auth import PirschAuth, redact_url
 from ._config import TrackerOptions
 from ._errors import APIError, parse_error_body
 from ._items import KIND_NAMES
@@ -133,7 +133,7 @@ class Delivery:
             code = exc.status_code
             if code in NOT_HERE:
                 return code, (f"{exc}. Check PIRSCH_BASE_URL (base_url, now "
-                              f"{self.options.base_url})"), None
+                              f"{redact_url(self.options.base_url)})"), None
             if 400 <= code < 500 and code not in (408, 429):
                 return 401, (f"{exc}. Check PIRSCH_CLIENT_ID and PIRSCH_CLIENT_SECRET "
                              "(client_id, client_secret)"), None
@@ -152,7 +152,7 @@ class Delivery:
                         "client_secret)")
         elif status in NOT_HERE:
             problem += (f" for {BATCH_PATHS[kind]}. Check PIRSCH_BASE_URL (base_url, now "
-                        f"{self.options.base_url})")
+                        f"{redact_url(self.options.base_url)})")
         return status, problem, response.headers.get("retry-after")
 
     def _backoff(self, retry_after: str | None, permanent: bool) -> float:

@@ -26,6 +26,7 @@ from operator import itemgetter
 import httpx
 
 from . import _registry
+from ._auth import redact_url
 from ._config import TrackerOptions
 from ._delivery import Delivery, Outcome
 from ._items import KIND_NAMES, KINDS, Item
@@ -135,7 +136,8 @@ class Tracker:
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "running" if self._running else "idle"
-        return f"<Tracker {state} {self.options.base_url} {self.options.credentials!r}>"
+        return (f"<Tracker {state} {redact_url(self.options.base_url)} "
+                f"{self.options.credentials!r}>")
 
     def _reset(self) -> None:
         """Fresh state: at construction, and in a child process after fork."""
