@@ -9,6 +9,9 @@ from pirsch_middleware.devserver import DevServer
 
 from .harness import (
     FASTAPI,
+    START_TIMEOUT,
+    ServerProcess,
+    client,
     free_port,
     running,
     server_env,
@@ -68,3 +71,39 @@ def test_fastapi_under_uvicorn_request_in_flight_at_sigterm(receiver: DevServer,
     slow = Visit("GET", "/slow?seconds=2", {"user-agent": FIREFOX},
                  hit=expect("{base}/slow?seconds=2"))
     assert_received(delivered, [report_visit(), slow], server.url)
+
+
+BAD_PROXIES = "10.0.0.0/8;192.168.0.0/16"  # ';' where ',' was meant
+
+
+def test_a_bad_option_stops_uvicorn_at_start_up(receiver: DevServer, tmp_path: Path) -> None:
+    """Starlette builds middleware in the first ASGI call; the bad option must still stop
+    the server at start-up with its message, not fail every request."""
+    port = free_port()
+    env = server_env(receiver, trusted_proxies=BAD_PROXIES)
+    server = ServerProcess(uvicorn_argv(FASTAPI, port), env, port, tmp_path / "server.log")
+    server.start()
+    try:
+        assert server.process is not None
+        code = server.process.wait(START_TIMEOUT)
+    finally:
+        server.kill()
+    log = server.log()
+    assert code != 0, log
+    assert "Application startup failed" in log, log
+    assert f"trusted_proxies: '{BAD_PROXIES}' is not an IP address" in log, log
+
+
+def test_a_bad_option_without_lifespan_fails_no_request(receiver: DevServer,
+                                                        tmp_path: Path) -> None:
+    port = free_port()
+    env = server_env(receiver, trusted_proxies=BAD_PROXIES)
+    with running(uvicorn_argv(FASTAPI, port, lifespan="off"), env, port,
+                 tmp_path / "server.log") as server, client(server.url) as http:
+        for _ in range(3):
+            assert http.get("/", headers={"user-agent": FIREFOX}).status_code == 200
+        server.terminate()
+    log = server.log()
+    assert log.count("Pirsch is misconfigured") == 1, log
+    assert "requests pass through untracked" in log
+    assert receiver.received == []
