@@ -39,7 +39,7 @@ DEFAULT_SHUTDOWN_TIMEOUT = 5.0
 TRACKER_OPTIONS = frozenset({
     "client_id", "client_secret", "access_key", "base_url", "trusted_proxies",
     "flush_interval", "batch_size", "max_queue", "timeout", "shutdown_timeout",
-    "respect_dnt", "filter_bots", "transport", "forwarded_host",
+    "respect_dnt", "filter_bots", "transport", "forwarded_host", "enabled", "debug",
 })
 RULE_OPTIONS = frozenset({
     "exclude", "default_excludes", "track_methods", "track_content_types", "should_track",
@@ -143,6 +143,8 @@ class TrackerOptions:
     respect_dnt: bool = True
     filter_bots: bool = True
     forwarded_host: bool = False  # the trusted proxies set X-Forwarded-Host / Forwarded host=
+    enabled: bool = True  # False: off, even with credentials (CI, staging)
+    debug: bool = False  # a readable INFO line per item sent or not sent
 
     def __repr__(self) -> str:
         # base_url may carry user:password@: never shown (credentials hide their secrets).
@@ -151,7 +153,8 @@ class TrackerOptions:
                 f"{self.flush_interval}, batch_size={self.batch_size}, max_queue="
                 f"{self.max_queue}, timeout={self.timeout}, shutdown_timeout="
                 f"{self.shutdown_timeout}, respect_dnt={self.respect_dnt}, filter_bots="
-                f"{self.filter_bots}, forwarded_host={self.forwarded_host})")
+                f"{self.filter_bots}, forwarded_host={self.forwarded_host}, enabled="
+                f"{self.enabled}, debug={self.debug})")
 
     @classmethod
     def build(cls, options: Mapping[str, Any], environ: Mapping[str, str] | None = None,
@@ -180,7 +183,7 @@ class TrackerOptions:
             raw = pick(name)
             if raw is not None:
                 values[name] = _number(raw, name, kind, minimum=minimum)
-        for name in ("respect_dnt", "filter_bots", "forwarded_host"):
+        for name in ("respect_dnt", "filter_bots", "forwarded_host", "enabled", "debug"):
             raw = pick(name)
             if raw is not None:
                 values[name] = env_bool(raw, name)

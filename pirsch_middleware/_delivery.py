@@ -139,7 +139,9 @@ class Delivery:
                              "(client_id, client_secret)"), None
             return -1, str(exc), None
         except httpx.HTTPError as exc:
-            return -1, f"{type(exc).__name__}: {exc}", None
+            return -1, (f"cannot reach {redact_url(self.options.base_url)} "
+                        f"({type(exc).__name__}: {exc}); check PIRSCH_BASE_URL (base_url) "
+                        "and that this server can reach it"), None
         status = response.status_code
         if 200 <= status < 300:
             return 0, "", None

@@ -111,6 +111,8 @@ class Visit:
         if reason is None and self.skip:
             reason = DONT_TRACK
         self.reason = reason
+        if reason is not None and self.tracker.watcher is not None:
+            self.lifecycle.not_sent(self.is_asgi, self.snapshot(), reason)
         put = self.tracker.put
         if reason is None:
             extra = (self.title, self.tags) if self.title or self.tags else None
@@ -149,7 +151,17 @@ class Lifecycle:
             return Visit(self, source, is_asgi, method, path, time.time(),
                          captured or capture(is_asgi, source))
         # Cannot be a page view: only make track_event() work, touch nothing else.
+        if self.tracker.watcher is not None:
+            self.not_sent(is_asgi, captured or capture(is_asgi, source),
+                          self.rules.candidate_reason(method, path) or "")
         return Visit(self, source, is_asgi, method, path, 0.0, captured)
+
+    def not_sent(self, is_asgi: bool, captured: Captured, reason: str) -> None:
+        """Tell the tracker's watcher (debug mode, a test's recorder) of a request that is
+        no page view, and why."""
+        watcher = self.tracker.watcher
+        if watcher is not None:
+            watcher.not_sent("hit", self.tracker.describe(is_asgi, captured).url, reason)
 
     def must_flush(self) -> bool:
         """A request finishing after SIGTERM, with no lifespan flush to come: the server

@@ -106,6 +106,8 @@ class MiddlewareBase(Generic[AppT]):
         filter_bots: bool | None = None,
         transport: httpx.BaseTransport | None = None,
         forwarded_host: bool | None = None,
+        enabled: bool | None = None,
+        debug: bool | None = None,
         exclude: Iterable[str | re.Pattern[str]] | str | None = None,
         default_excludes: bool | None = None,
         track_methods: Iterable[str] | None = None,

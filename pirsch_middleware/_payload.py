@@ -20,6 +20,7 @@ from ._items import EVENT, HIT, KIND_NAMES, SESSION, Item
 from ._logs import logger
 from ._proxies import TrustedProxies
 from ._rules import VisitorRules
+from ._watch import Watcher
 
 __all__ = ["Encoder"]
 
@@ -62,6 +63,7 @@ class Encoder:
         self.proxies = proxies
         self.forwarded_host = forwarded_host
         self.visitors = VisitorRules(respect_dnt=respect_dnt, filter_bots=filter_bots)
+        self.watcher: Watcher | None = None  # debug mode, a test's recorder
 
     def encode(self, item: Item) -> bytes | None:
         """The item's JSON, or None when it is filtered out."""
@@ -69,7 +71,10 @@ class Encoder:
         data = read_request(is_asgi, captured, self.proxies, self.forwarded_host)
         reason = self.visitors.excluded(data)
         if reason is not None:
-            logger.debug("not sending %s for %s: %s", KIND_NAMES[kind], data.url, reason)
+            if self.watcher is not None:
+                self.watcher.not_sent(KIND_NAMES[kind], data.url, reason)
+            else:
+                logger.debug("not sending %s for %s: %s", KIND_NAMES[kind], data.url, reason)
             return None
         # Written out by hand: json.dumps of a dict costs twice as much, per item.
         get = data.headers.get
@@ -94,9 +99,12 @@ class Encoder:
         parts += (',"time":"', format_time(epoch), '"}')
         text = "".join(parts)
         try:
-            return text.encode()
+            encoded = text.encode()
         except UnicodeEncodeError:  # a lone surrogate in a title, tag or event: repair it
-            return _SURROGATE.sub("\ufffd", text).encode()
+            encoded = _SURROGATE.sub("\ufffd", text).encode()
+        if self.watcher is not None:
+            self.watcher.sending(KIND_NAMES[kind], json.loads(encoded))
+        return encoded
 
     @staticmethod
     def _page(parts: list[str], title: str | None, tags: Mapping[str, object] | None) -> None:

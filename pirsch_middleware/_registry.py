@@ -17,7 +17,7 @@ import time
 import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ._tracker import Tracker
@@ -49,10 +49,41 @@ _lifespan_flushed: weakref.WeakSet[Tracker] = weakref.WeakSet()
 stopping = threading.Event()  # set when the process got SIGTERM
 
 
+class Recording(Protocol):
+    """Takes over every tracker of the process while it lasts (``testing.record``)."""
+
+    def attach(self, tracker: Tracker) -> None: ...
+
+    def detach(self, tracker: Tracker) -> None: ...
+
+
+_recording: Recording | None = None
+
+
 def register(tracker: Tracker) -> None:
     """Called by every tracker as it is built."""
     _trackers.add(tracker)
     _made[tracker.enabled] = True
+    if _recording is not None:
+        _recording.attach(tracker)
+
+
+def start_recording(recording: Recording) -> None:
+    global _recording
+    if _recording is not None:
+        raise RuntimeError("pirsch_middleware.testing.record() is already recording; "
+                           "nest no second one")
+    _recording = recording
+    for tracker in trackers():
+        recording.attach(tracker)
+
+
+def stop_recording(recording: Recording) -> None:
+    global _recording
+    if _recording is recording:
+        _recording = None
+        for tracker in trackers():
+            recording.detach(tracker)
 
 
 def trackers() -> list[Tracker]:

@@ -29,12 +29,14 @@ from . import _registry
 from ._auth import redact_url
 from ._config import TrackerOptions
 from ._delivery import Delivery, Outcome
+from ._extract import Captured, RequestData, read_request
 from ._items import KIND_NAMES, KINDS, Item
 from ._logs import Throttle, logger
 from ._payload import Encoder
 from ._proxies import TrustedProxies
 from ._registry import get_tracker, set_tracker
 from ._version import VERSION
+from ._watch import DebugLog, Watcher, show_info_lines
 
 __all__ = ["VERSION", "Tracker", "TrackerStats", "get_tracker", "set_tracker"]
 
@@ -103,6 +105,8 @@ class Tracker:
         filter_bots: bool | None = None,
         transport: httpx.BaseTransport | None = None,
         forwarded_host: bool | None = None,
+        enabled: bool | None = None,
+        debug: bool | None = None,
         environ: Mapping[str, str] | None = None,
         retry_base: float = 0.5,
         retry_cap: float = 30.0,
@@ -113,11 +117,14 @@ class Tracker:
             "flush_interval": flush_interval, "batch_size": batch_size,
             "max_queue": max_queue, "timeout": timeout, "shutdown_timeout": shutdown_timeout,
             "respect_dnt": respect_dnt, "filter_bots": filter_bots,
-            "forwarded_host": forwarded_host,
+            "forwarded_host": forwarded_host, "enabled": enabled, "debug": debug,
         }
         self.options = TrackerOptions.build(options, environ)
-        self.enabled = self.options.credentials.configured
-        if not self.enabled:
+        self.enabled = self.options.enabled and self.options.credentials.configured
+        if not self.options.enabled:
+            logger.info("Pirsch tracking is off (enabled=False / PIRSCH_ENABLED): requests "
+                        "pass through untracked")
+        elif not self.enabled:
             logger.warning(
                 "Pirsch tracking is off: no credentials. Set PIRSCH_ACCESS_KEY (or "
                 "PIRSCH_CLIENT_ID and PIRSCH_CLIENT_SECRET), or pass access_key=..."
@@ -131,6 +138,10 @@ class Tracker:
                                 forwarded_host=self.options.forwarded_host)
         self._max_queue = self.options.max_queue
         self._batch_size = self.options.batch_size
+        self.watcher: Watcher | None = None  # who sees what is not sent (see ``watch``)
+        if self.options.debug:
+            show_info_lines()
+            self.watch(DebugLog())
         self._reset()
         _registry.register(self)
 
@@ -160,6 +171,15 @@ class Tracker:
         self._permanent = ""  # why delivery cannot succeed until something is fixed
         self._throttle = Throttle()
         self.sent = self.dropped = self.failed = self.retried = self.filtered = 0
+
+    def watch(self, watcher: Watcher | None) -> None:
+        """Report what is not sent (and, in debug mode, what is) to ``watcher``."""
+        self.watcher = self._encoder.watcher = watcher
+
+    def describe(self, is_asgi: bool, captured: Captured) -> RequestData:
+        """What the flusher would read of a request (its URL, IP, headers): for watchers."""
+        return read_request(is_asgi, captured, self.options.trusted_proxies,
+                            self.options.forwarded_host)
 
     @property
     def running(self) -> bool:
@@ -387,6 +407,9 @@ class Tracker:
                     return
                 self._retry_at, self._permanent = 0.0, ""
                 self._release_waiters()
+                if self.options.debug:
+                    logger.info("Pirsch debug: %d %s(s) accepted by %s", outcome.sent,
+                                KIND_NAMES[kind], redact_url(self.options.base_url))
 
     def _schedule_retry(self, outcome: Outcome) -> None:
         self.retried += 1
