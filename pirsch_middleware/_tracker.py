@@ -9,7 +9,7 @@ before its events, so it is never sent after them.
 
 ``max_queue`` bounds what is held (queued and not yet settled) at every instant: each
 accepted item takes a token from a pool of that size and gives it back once it is sent,
-rejected or filtered. ``deque.pop`` is atomic, so concurrent requests never overfill it.
+rejected or filtered. ``bytearray.pop`` is atomic, so concurrent requests never overfill it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from itertools import repeat
 from operator import itemgetter
 
 import httpx
@@ -153,7 +152,9 @@ class Tracker:
     def _reset(self) -> None:
         """Fresh state: at construction, and in a child process after fork."""
         self._inbox: deque[Item] = deque()
-        self._tokens: deque[None] = deque(repeat(None, self._max_queue))
+        # A bytearray, not a deque: it is no container the garbage collector walks, which
+        # for a large max_queue would cost every full collection O(max_queue).
+        self._tokens = bytearray(self._max_queue)
         # Flusher-owned: per kind, (time, sequence, json) in time order.
         self._pending: tuple[list[tuple[float, int, bytes]], ...] = tuple([] for _ in KINDS)
         self._waiters: list[tuple[int, _Waiter]] = []  # (sequence, waiter)
@@ -298,7 +299,7 @@ class Tracker:
             self._inbox.clear()
             for pending in self._pending:
                 pending.clear()
-            self._tokens.extend(repeat(None, left))
+            self._tokens.extend(bytes(left))
             waiters, self._waiters = self._waiters, []
         for _, waiter in waiters:
             waiter.release(False)
@@ -382,7 +383,7 @@ class Tracker:
                         pending.sort()
             self.failed += failed
             self.filtered += filtered
-            self._tokens.extend(repeat(None, failed + filtered))
+            self._tokens.extend(bytes(failed + filtered))
             self._waiters += waiters
         self._release_waiters()
 
@@ -399,7 +400,7 @@ class Tracker:
                         return
                     settled = outcome.settled
                     del pending[:settled]
-                    self._tokens.extend(repeat(None, settled))
+                    self._tokens.extend(bytes(settled))
                     self.sent += outcome.sent
                     self.failed += outcome.failed
                 if settled < count:
