@@ -40,6 +40,14 @@ from ._watch import DebugLog, Watcher, show_info_lines
 __all__ = ["VERSION", "Tracker", "TrackerStats", "get_tracker", "set_tracker"]
 
 MARKER = -1  # a flush() waiting in the inbox: (MARKER, time, False, (), waiter)
+# The flusher thread is starved when it wakes this much later than asked, or has not woken
+# this long after its first timer was due (WAKE_GRACE: after a flush() woke it). uWSGI
+# before 2.0.26 without --enable-threads does that: it lets threads run only while a
+# request is being served (measured: the flusher ran only during requests and at exit).
+STALL_GRACE = 5.0
+WAKE_GRACE = 1.0
+STARVED = ("This process starves its threads: uWSGI before 2.0.26 runs them only during "
+           "requests unless started with --enable-threads.")
 _by_time = itemgetter(1)
 
 
@@ -163,6 +171,8 @@ class Tracker:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._running = False
+        self._woke = False  # the flusher thread has woken up once: it does run
+        self._due = 0.0  # by when it must have woken (monotonic), once started
         self._closed = False
         self._stopping = False
         self._discarded = False  # close() gave up on the thread and counted what it held
@@ -205,10 +215,19 @@ class Tracker:
             return
         inbox = self._inbox
         inbox.append(item)
-        if not self._running:
-            self._start()
+        if not self._woke:
+            self._before_first_wake()
         elif len(inbox) >= self._batch_size and not self._wake.is_set():
             self._wake.set()
+
+    def _before_first_wake(self) -> None:
+        """``put`` until the flusher has woken once: start it, or say that it never ran."""
+        if not self._running:
+            self._start()
+            return
+        if len(self._inbox) >= self._batch_size:
+            self._wake.set()
+        self._report_if_stalled()
 
     def _drop(self) -> None:
         with self._lock:
@@ -249,9 +268,9 @@ class Tracker:
         with self._lock:
             if self._running or self._closed:
                 return
-            _warn_if_threads_disabled()
             self._thread = threading.Thread(target=self._run, name="pirsch-flusher",
                                             daemon=True)
+            self._due = time.monotonic() + self.options.flush_interval + STALL_GRACE
             self._running = True
             self._thread.start()
 
@@ -273,8 +292,14 @@ class Tracker:
             self._retry_at = 0.0  # one attempt now: the credentials may have been fixed
         if not self._running:
             self._start()
+        if not self._woke:
+            self._due = min(self._due, time.monotonic() + WAKE_GRACE)
         self._wake.set()
-        return waiter.done.wait(max(0.0, timeout)) and waiter.ok
+        if waiter.done.wait(max(0.0, timeout)):
+            return waiter.ok
+        if not self._woke:
+            self._report_if_stalled()
+        return False
 
     def close(self, timeout: float | None = None) -> bool:
         """Flush (bounded by ``timeout``, default ``shutdown_timeout``) and stop the thread.
@@ -310,6 +335,16 @@ class Tracker:
             self._delivery.close()
         return flushed and not left
 
+    def _report_if_stalled(self) -> None:
+        """From a request or a flush(): warn when the flusher thread was started, is
+        overdue and has never woken. What runs is measured, not guessed from the server's
+        options (uWSGI 2.0.26 and later run threads without ``--enable-threads``)."""
+        if self._woke or not self._running or time.monotonic() < self._due:
+            return
+        self._throttle.log(logging.WARNING, "starved", "Pirsch's flusher thread has not run "
+                           "since it was started: nothing has been sent (%d item(s) "
+                           "waiting). %s", self._max_queue - len(self._tokens), STARVED)
+
     def _after_fork(self) -> None:
         self._delivery.abandon()
         self._reset()
@@ -322,8 +357,15 @@ class Tracker:
             wait = interval
             if self._retry_at:
                 wait = min(interval, max(0.0, self._retry_at - time.monotonic()))
+            asleep = time.monotonic()
             self._wake.wait(wait)
             self._wake.clear()
+            self._woke = True
+            late = time.monotonic() - asleep - wait
+            if late > STALL_GRACE:
+                self._throttle.log(logging.WARNING, "starved", "Pirsch's flusher thread woke "
+                                   "%.0f s late: what is queued waits that long to be sent. "
+                                   "%s", late, STARVED)
             try:
                 self._drain()
                 self._deliver()
@@ -444,14 +486,3 @@ class Tracker:
             self._waiters = [w for w in self._waiters if not (oldest is None or w[0] < oldest)]
         for _, waiter in done:
             waiter.release(True)
-
-
-def _warn_if_threads_disabled() -> None:
-    try:
-        import uwsgi
-    except ImportError:
-        return
-    opt = getattr(uwsgi, "opt", {})
-    if not opt.get("enable-threads") and not opt.get("threads"):
-        logger.warning("uWSGI runs without threads: Pirsch's flusher thread will never run "
-                       "and nothing will be sent. Start uWSGI with --enable-threads.")

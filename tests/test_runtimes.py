@@ -1,17 +1,30 @@
-"""Runtimes that have broken other analytics clients: gevent's monkey-patching and uWSGI
-without threads."""
+"""Runtimes that have broken other analytics clients: gevent's monkey-patching, and
+processes that starve threads (uWSGI before 2.0.26 without --enable-threads; the real
+servers are in ``integration/test_uwsgi_servers.py``)."""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 import types
+from collections.abc import Iterator
 
 import pytest
 
-from pirsch_middleware import Tracker
+from pirsch_middleware import Tracker, _tracker
 from pirsch_middleware._items import page_view
+from pirsch_middleware._tracker import STALL_GRACE, WAKE_GRACE
+from pirsch_middleware.devserver import DevServer
+
+from .conftest import TrackerFactory
+
+ENVIRON = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "HTTP_HOST": "example.com",
+           "HTTP_USER_AGENT": "Mozilla/5.0 (X11; Linux) Firefox/120.0",
+           "REMOTE_ADDR": "203.0.113.1"}
 
 GEVENT_SCRIPT = textwrap.dedent("""
     from gevent import monkey
@@ -39,19 +52,129 @@ def test_flusher_delivers_under_gevent_monkey_patching() -> None:
     assert done.stdout.split() == ["True", "5"], done.stderr[-2000:]
 
 
-@pytest.mark.parametrize(("opt", "warned"), [({}, True), ({"enable-threads": True}, False),
-                                             ({"threads": 4}, False)])
-def test_uwsgi_without_threads_is_reported(opt: dict[str, object], warned: bool,
-                                           monkeypatch: pytest.MonkeyPatch,
-                                           caplog: pytest.LogCaptureFixture) -> None:
-    fake = types.ModuleType("uwsgi")
-    fake.opt = opt  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "uwsgi", fake)
+class SkewedClock:
+    """The tracker module's ``time``: real time plus whatever the test ``advance``s."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> SkewedClock:
+    skewed = SkewedClock()
+    monkeypatch.setattr(_tracker, "time", skewed)
+    return skewed
+
+
+@pytest.fixture
+def starved(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Trackers whose flusher thread starts but never gets to run its loop, as in a
+    process that gives threads no time (uWSGI before 2.0.26 without --enable-threads)."""
+    released = threading.Event()
+    monkeypatch.setattr(Tracker, "_run", lambda self: released.wait())
+    yield
+    released.set()
+
+
+def starvation_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if "flusher thread" in r.getMessage() and r.levelno == logging.WARNING]
+
+
+@pytest.mark.usefixtures("starved")
+@pytest.mark.parametrize(("after", "warned"), [(2 + STALL_GRACE - 0.5, False),
+                                               (2 + STALL_GRACE + 0.5, True)])
+def test_a_flusher_that_never_ran_is_reported_by_a_later_page_view(
+        after: float, warned: bool, clock: SkewedClock,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Past its first timer (flush_interval 2 s) and a grace period, the next item queued
+    says so: nothing has been sent, and how to fix it under uWSGI."""
+    tracker = Tracker(access_key="pa_x", base_url="http://127.0.0.1:9", environ={},
+                      flush_interval=2)
+    tracker.put(page_view(ENVIRON))
+    clock.advance(after)
+    tracker.put(page_view(ENVIRON))
+    warnings = starvation_warnings(caplog)
+    assert len(warnings) == (1 if warned else 0), warnings
+    if warned:
+        assert "has not run" in warnings[0]
+        assert "2 item(s) waiting" in warnings[0]
+        assert "--enable-threads" in warnings[0]
+    tracker.close(0)
+
+
+@pytest.mark.usefixtures("starved")
+@pytest.mark.parametrize(("timeout", "warned"), [(0.0, False), (WAKE_GRACE + 0.2, True)])
+def test_a_close_that_waited_in_vain_on_a_flusher_that_never_ran_says_why(
+        timeout: float, warned: bool, caplog: pytest.LogCaptureFixture) -> None:
     tracker = Tracker(access_key="pa_x", base_url="http://127.0.0.1:9", environ={},
                       flush_interval=60)
-    tracker.put(page_view({"REQUEST_METHOD": "GET", "PATH_INFO": "/"}))
-    assert ("--enable-threads" in caplog.text) is warned
-    tracker.close(0)
+    tracker.put(page_view(ENVIRON))
+    assert tracker.close(timeout) is False  # nothing could be sent
+    warnings = starvation_warnings(caplog)
+    assert len(warnings) == (1 if warned else 0), warnings
+
+
+class LateAlarm(threading.Event):
+    """The flusher's first timed wait returns ``late`` seconds after it was due (by the
+    tracker's clock), as for a thread that gets no time until a request comes."""
+
+    def __init__(self, clock: SkewedClock, late: float) -> None:
+        super().__init__()
+        self.clock, self.late = clock, late
+        self.answered = False
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self.answered or timeout is None:
+            return super().wait(timeout)
+        self.answered = True
+        self.clock.advance(timeout + self.late)
+        return False
+
+
+@pytest.mark.parametrize(("late", "warned"), [(STALL_GRACE - 1, False),
+                                              (STALL_GRACE + 2, True)])
+def test_a_flusher_that_wakes_late_says_so(late: float, warned: bool, clock: SkewedClock,
+                                           make_tracker: TrackerFactory,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    tracker = make_tracker(flush_interval=0.5)
+    tracker._wake = LateAlarm(clock, late)
+    tracker.put(page_view(ENVIRON))
+    assert tracker.flush(10)
+    warnings = starvation_warnings(caplog)
+    assert len(warnings) == (1 if warned else 0), warnings
+    if warned:
+        assert f"woke {late:.0f} s late" in warnings[0]
+
+
+@pytest.mark.parametrize("delivered_by", ["timer", "flush"])
+def test_a_flusher_that_runs_is_never_reported(delivered_by: str, receiver: DevServer,
+                                               make_tracker: TrackerFactory,
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    """Under uWSGI 2.0.31 as issue 14 saw it (no --enable-threads, and threads running):
+    the check that read ``uwsgi.opt`` warned there that nothing would be sent."""
+    uwsgi = types.ModuleType("uwsgi")
+    uwsgi.opt = {"master": True, "processes": b"1"}  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "uwsgi", uwsgi)
+    tracker = make_tracker(flush_interval=0.05 if delivered_by == "timer" else 60)
+    for _ in range(3):
+        tracker.put(page_view(ENVIRON))
+    if delivered_by == "timer":
+        assert receiver.wait_for_items(3, timeout=10)
+    else:
+        assert tracker.flush(10)
+    assert tracker.close(10)
+    assert starvation_warnings(caplog) == []
 
 
 BLOCKED_IMPORT = textwrap.dedent("""
