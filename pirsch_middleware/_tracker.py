@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from itertools import repeat
 from operator import itemgetter
@@ -29,8 +29,10 @@ from . import _registry
 from ._auth import redact_url
 from ._config import TrackerOptions
 from ._delivery import Delivery, Outcome
+from ._extract import Capture, capturer
 from ._items import KIND_NAMES, KINDS, Item
 from ._logs import Throttle, logger
+from ._outgoing import Outgoing
 from ._payload import Encoder
 from ._proxies import TrustedProxies
 from ._registry import get_tracker, set_tracker
@@ -55,7 +57,7 @@ class TrackerStats:
     dropped: int  # discarded: the buffer was full, or the tracker closed with them unsent
     failed: int  # rejected by the API as invalid, or not encodable
     retried: int  # delivery attempts that failed and were scheduled again
-    filtered: int  # not sent: bots, Do-Not-Track, prefetches, no usable IP
+    filtered: int  # not sent: bots, DNT, prefetches, no IP, no navigation, before_send
     waiting: int  # held: queued and not yet settled
 
 
@@ -103,6 +105,10 @@ class Tracker:
         filter_bots: bool | None = None,
         transport: httpx.BaseTransport | None = None,
         forwarded_host: bool | None = None,
+        client_ip_header: str | None = None,
+        scrub_query: Iterable[str] | str | None = None,
+        before_send: Callable[[Outgoing], Outgoing | None] | None = None,
+        track_frames: bool | None = None,
         environ: Mapping[str, str] | None = None,
         retry_base: float = 0.5,
         retry_cap: float = 30.0,
@@ -114,6 +120,8 @@ class Tracker:
             "max_queue": max_queue, "timeout": timeout, "shutdown_timeout": shutdown_timeout,
             "respect_dnt": respect_dnt, "filter_bots": filter_bots,
             "forwarded_host": forwarded_host,
+            "client_ip_header": client_ip_header, "scrub_query": scrub_query,
+            "before_send": before_send, "track_frames": track_frames,
         }
         self.options = TrackerOptions.build(options, environ)
         self.enabled = self.options.credentials.configured
@@ -128,7 +136,14 @@ class Tracker:
         self._encoder = Encoder(self.options.trusted_proxies,
                                 respect_dnt=self.options.respect_dnt,
                                 filter_bots=self.options.filter_bots,
-                                forwarded_host=self.options.forwarded_host)
+                                forwarded_host=self.options.forwarded_host,
+                                client_ip_header=self.options.client_ip_header,
+                                scrub_query=self.options.scrub_query,
+                                before_send=self.options.before_send,
+                                track_frames=self.options.track_frames)
+        # What the request path keeps of a request for this tracker (client_ip_header's
+        # value too).
+        self.capture: Capture = capturer(self.options.client_ip_header)
         self._max_queue = self.options.max_queue
         self._batch_size = self.options.batch_size
         self._reset()
