@@ -8,11 +8,19 @@ import logging
 import re
 import threading
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pirsch_middleware import DEFAULT_SCRUB_QUERY, Outgoing, Tracker, set_tracker, track_event
+from pirsch_middleware import (
+    DEFAULT_SCRUB_QUERY,
+    Outgoing,
+    Tracker,
+    set_tracker,
+    skip_tracking,
+    track_event,
+)
 from pirsch_middleware._items import HIT, event, page_view, session
 from pirsch_middleware._rules import NOT_MODIFIED, REASONS, UNTYPED
 from pirsch_middleware._scrub import QueryScrubber
@@ -170,8 +178,6 @@ def test_a_hit_that_is_no_navigation_is_filtered_and_its_events_still_go(
 
 def test_skip_tracking_holds_for_a_304(make_tracker: TrackerFactory,
                                        receiver: DevServer) -> None:
-    from pirsch_middleware import skip_tracking
-
     tracker = make_tracker()
     serve("wsgi", Case("skipped 304", status=304, headers=NAVIGATE), {"tracker": tracker},
           during=skip_tracking)
@@ -297,3 +303,24 @@ def test_hit_extra_of_a_page_only_as_a_navigation() -> None:
     item = page_view(environ(), unless_navigation=UNTYPED)
     assert item[0] == HIT
     assert item[4] == (None, None, UNTYPED)
+
+
+def test_the_readme_before_send_example_does_what_it_says() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## What a hit carries\n", 1)[1].split("\n## ", 1)[0]
+    [code] = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    given: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"app": object(),
+                                 "PirschMiddleware": lambda app, **options: given.update(options)}
+    exec(compile(code, "README.md", "exec"), namespace)
+    before_send = given["before_send"]
+
+    def item(url: str, ip: str = "203.0.113.7") -> Outgoing:
+        return Outgoing(kind="hit", url=url, ip=ip, user_agent=UA,
+                        time=datetime.now(timezone.utc))
+
+    assert before_send(item("https://example.com/", "198.51.100.10")) is None
+    assert before_send(item("https://example.com/users/123/posts?page=2&sort=new")).url == \
+        "https://example.com/users/:id/posts?sort=new"
+    assert before_send(item("https://example.com/list?page=3")).url == \
+        "https://example.com/list"
