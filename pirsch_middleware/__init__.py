@@ -14,18 +14,22 @@ from __future__ import annotations
 from ._client import AsyncClient, Client
 from ._context import dont_track, keep_alive, set_tags, set_title, skip_tracking, track_event
 from ._errors import APIError, PirschError
+from ._outgoing import Outgoing
 from ._proxies import TrustedProxies
 from ._registry import get_tracker, set_tracker
 from ._rules import PageView
+from ._scrub import DEFAULT_SCRUB_QUERY
 from ._tracker import Tracker, TrackerStats
 from ._version import VERSION
 
 __version__ = VERSION
 
 __all__ = [
+    "DEFAULT_SCRUB_QUERY",
     "APIError",
     "AsyncClient",
     "Client",
+    "Outgoing",
     "PageView",
     "PirschError",
     "Tracker",

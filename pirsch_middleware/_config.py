@@ -9,13 +9,16 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ._auth import DEFAULT_BASE_URL, Credentials, normalize_base_url, redact_url
 from ._logs import logger
+from ._outgoing import Outgoing, check_before_send
 from ._proxies import TrustedProxies
+from ._scrub import DEFAULT_SCRUB_QUERY, scrub_names
 
 __all__ = ["TrackerOptions", "check_option_names", "env_bool", "env_value", "split_options"]
 
@@ -40,6 +43,7 @@ TRACKER_OPTIONS = frozenset({
     "client_id", "client_secret", "access_key", "base_url", "trusted_proxies",
     "flush_interval", "batch_size", "max_queue", "timeout", "shutdown_timeout",
     "respect_dnt", "filter_bots", "transport", "forwarded_host", "enabled", "debug",
+    "client_ip_header", "scrub_query", "before_send", "track_frames",
 })
 RULE_OPTIONS = frozenset({
     "exclude", "default_excludes", "track_methods", "track_content_types", "should_track",
@@ -52,7 +56,8 @@ _OTHER_VARIABLES = frozenset({"PIRSCH_CLIENT_ID", "PIRSCH_CLIENT_SECRET", "PIRSC
                               "PIRSCH_DOMAIN"})
 ENVIRONMENT_VARIABLES = _OTHER_VARIABLES | {
     "PIRSCH_" + name.upper() for name in TRACKER_OPTIONS | RULE_OPTIONS
-    if name not in ("transport", "should_track", "track_methods", "track_content_types")}
+    if name not in ("transport", "should_track", "track_methods", "track_content_types",
+                    "before_send")}
 
 
 def closest(name: str, known: Iterable[str]) -> str:
@@ -111,6 +116,29 @@ def env_bool(value: object, name: str) -> bool:
     raise ValueError(f"{name} must be true or false (1/0, yes/no, on/off), got {value!r}")
 
 
+_HEADER_NAME = re.compile(r"[A-Za-z0-9-]+")
+# Read already (from trusted proxies only), or not about the visitor's address.
+_READ_ALREADY = frozenset({"x-forwarded-for", "forwarded", "x-forwarded-proto",
+                           "x-forwarded-host", "host"})
+
+
+def header_name(value: object) -> str | None:
+    """``client_ip_header`` as given (``CF-Connecting-IP``): its lower-case name."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _HEADER_NAME.fullmatch(value.strip()):
+        raise ValueError("client_ip_header must be the name of a header that holds the "
+                         "visitor's address, with dashes, e.g. 'CF-Connecting-IP', "
+                         f"'True-Client-IP' or 'Fastly-Client-IP'; got {value!r}")
+    name = value.strip().lower()
+    if name in _READ_ALREADY:
+        raise ValueError(f"client_ip_header: {value!r} is not a header that names the "
+                         "visitor alone (X-Forwarded-For and Forwarded are read already, "
+                         "from trusted_proxies); use the header your CDN sets, e.g. "
+                         "'CF-Connecting-IP'")
+    return name
+
+
 def _number(value: object, name: str, kind: Callable[[Any], T], *, minimum: float) -> T:
     what = "a whole number" if kind is int else "a number"
     if isinstance(value, bool):
@@ -145,6 +173,10 @@ class TrackerOptions:
     forwarded_host: bool = False  # the trusted proxies set X-Forwarded-Host / Forwarded host=
     enabled: bool = True  # False: off, even with credentials (CI, staging)
     debug: bool = False  # a readable INFO line per item sent or not sent
+    client_ip_header: str | None = None  # lower-case: a CDN's header naming the visitor
+    scrub_query: frozenset[str] = frozenset(DEFAULT_SCRUB_QUERY)  # parameters whose values go
+    before_send: Callable[[Outgoing], Outgoing | None] | None = None
+    track_frames: bool = False  # a navigation in a frame (Sec-Fetch-Dest: iframe) counts
 
     def __repr__(self) -> str:
         # base_url may carry user:password@: never shown (credentials hide their secrets).
@@ -154,7 +186,10 @@ class TrackerOptions:
                 f"{self.max_queue}, timeout={self.timeout}, shutdown_timeout="
                 f"{self.shutdown_timeout}, respect_dnt={self.respect_dnt}, filter_bots="
                 f"{self.filter_bots}, forwarded_host={self.forwarded_host}, enabled="
-                f"{self.enabled}, debug={self.debug})")
+                f"{self.enabled}, debug={self.debug}, "
+                f"client_ip_header={self.client_ip_header!r}, scrub_query="
+                f"{sorted(self.scrub_query)!r}, before_send={self.before_send!r}, "
+                f"track_frames={self.track_frames})")
 
     @classmethod
     def build(cls, options: Mapping[str, Any], environ: Mapping[str, str] | None = None,
@@ -183,10 +218,16 @@ class TrackerOptions:
             raw = pick(name)
             if raw is not None:
                 values[name] = _number(raw, name, kind, minimum=minimum)
-        for name in ("respect_dnt", "filter_bots", "forwarded_host", "enabled", "debug"):
+        for name in ("respect_dnt", "filter_bots", "forwarded_host", "enabled", "debug",
+                     "track_frames"):
             raw = pick(name)
             if raw is not None:
                 values[name] = env_bool(raw, name)
+        values["client_ip_header"] = header_name(pick("client_ip_header"))
+        scrub = options.get("scrub_query")
+        values["scrub_query"] = scrub_names(scrub if scrub is not None
+                                            else env_value(env, "scrub_query"))
+        values["before_send"] = check_before_send(options.get("before_send"))
         built = cls(credentials=credentials, base_url=base_url, trusted_proxies=trusted,
                     **values)
         if built.batch_size > built.max_queue:

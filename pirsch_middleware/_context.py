@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from ._extract import PATH_INFO_AT, SCRIPT_NAME_AT, Captured, capture
+from ._extract import PATH_INFO_AT, SCRIPT_NAME_AT, Capture, Captured, capture
 from ._items import EVENT, SESSION
 from ._lifecycle import Visit, current_visit
 from ._registry import get_tracker, tracking_off
@@ -32,9 +32,11 @@ logger = logging.getLogger("pirsch_middleware")
 current_request = current_visit
 
 
-def request_carrier(request: object) -> tuple[bool, Mapping[str, Any], Captured] | None:
-    """(is_asgi, live source, raw values for the core) of an environ, a scope or a
-    framework request object (Django, Flask/Werkzeug, Starlette), or None."""
+def request_carrier(request: object, capture: Capture = capture,
+                    ) -> tuple[bool, Mapping[str, Any], Captured] | None:
+    """(is_asgi, live source, raw values for the core, kept by ``capture``: the
+    tracker's) of an environ, a scope or a framework request object (Django,
+    Flask/Werkzeug, Starlette), or None."""
     scope = getattr(request, "scope", None)
     if isinstance(scope, Mapping) and scope.get("type") == "http":
         return True, scope, capture(True, scope)
@@ -70,12 +72,12 @@ def _undo_django_paths(captured: Captured) -> Captured:
 def _queue(kind: int, extra: object, request: object | None, caller: str) -> None:
     visit = current_visit()
     if request is not None and (visit is None or not _is_same(visit, request)):
-        found = request_carrier(request)
+        tracker = get_tracker()
+        found = request_carrier(request, tracker.capture)
         if found is None:
             logger.warning("%s: request=%r is not a WSGI environ, an ASGI scope or a "
                            "request object; nothing tracked", caller, type(request).__name__)
             return
-        tracker = get_tracker()
         if tracker.enabled:
             tracker.put((kind, time.time(), found[0], found[2], extra))
         return

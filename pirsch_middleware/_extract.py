@@ -8,7 +8,7 @@ flusher thread. Every adapter shares it, so a fix here is made once.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -16,7 +16,8 @@ from urllib.parse import parse_qsl, quote, unquote_to_bytes
 
 from ._proxies import TrustedProxies, clean_ip, rightmost
 
-__all__ = ["CLIENT_HINTS", "Captured", "RequestData", "capture", "read_request"]
+__all__ = ["CLIENT_HINTS", "Captured", "RequestData", "capture", "capturer", "header_value",
+           "peer_address", "read_request"]
 
 MAX_HEADER = 2048  # longer values are dropped: no browser sends them, garbage does
 # ...except forwarding headers, of which the right end is kept: what the proxies appended.
@@ -30,6 +31,7 @@ WANTED = frozenset({
     "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded",
     "purpose", "x-purpose", "x-moz", "sec-purpose",
     *(hint.replace("_", "-") for hint in CLIENT_HINTS),
+    "sec-fetch-dest", "sec-fetch-mode",  # browser navigations (_rules.navigation)
 })
 LIST_HEADERS = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
                           "forwarded"})
@@ -132,6 +134,7 @@ ENVIRON_FIELDS = (*(key for key, _ in _ENVIRON_HEADERS), *_ENVIRON_VARIABLES)
 _VARIABLES_AT = len(_ENVIRON_HEADERS)
 SCRIPT_NAME_AT = ENVIRON_FIELDS.index("SCRIPT_NAME")
 PATH_INFO_AT = ENVIRON_FIELDS.index("PATH_INFO")
+REMOTE_ADDR_AT = ENVIRON_FIELDS.index("REMOTE_ADDR")
 SCOPE_FIELDS = ("headers", "scheme", "server", "client", "root_path", "path", "raw_path",
                 "query_string")
 _SCOPE_REST = SCOPE_FIELDS[1:]
@@ -147,6 +150,52 @@ def capture(is_asgi: bool, request: Mapping[str, Any]) -> Captured:
             headers = tuple(headers)  # alone, and later changes to the list do not show
         return (headers, *map(request.get, _SCOPE_REST))
     return tuple(map(request.get, ENVIRON_FIELDS))
+
+
+Capture = Callable[[bool, Mapping[str, Any]], Captured]
+
+
+def capturer(header: str | None = None) -> Capture:
+    """``capture``, or with a ``header`` (a lower-case, dash-separated name, e.g.
+    ``cf-connecting-ip``) that a WSGI request keeps too, after the rest (``header_value``
+    reads it). An ASGI request keeps all its headers anyway."""
+    if header is None:
+        return capture
+    key = "HTTP_" + header.upper().replace("-", "_")
+
+    def capture_with_header(is_asgi: bool, request: Mapping[str, Any]) -> Captured:
+        if is_asgi:
+            return capture(True, request)
+        return (*map(request.get, ENVIRON_FIELDS), request.get(key))
+
+    return capture_with_header
+
+
+def header_value(is_asgi: bool, captured: Captured, name: str) -> str:
+    """The value of the header ``name`` (as given to ``capturer``) in what was captured;
+    repeated headers joined with commas, as WSGI servers join them. "" when absent, or
+    captured without it."""
+    if is_asgi:
+        wanted = name.encode("latin-1")
+        values = []
+        for item in captured[0] or ():
+            try:
+                raw_name, value = item
+                if bytes(raw_name).lower() == wanted:
+                    values.append(bytes(value).decode("latin-1").strip())
+            except (TypeError, ValueError):
+                continue
+        return ", ".join(values)
+    value = captured[len(ENVIRON_FIELDS)] if len(captured) > len(ENVIRON_FIELDS) else None
+    return value.strip() if isinstance(value, str) else ""
+
+
+def peer_address(is_asgi: bool, captured: Captured) -> str | None:
+    """The address the request came from (the peer), as the server reported it."""
+    if is_asgi:
+        client = captured[3]
+        return str(client[0]) if client else None
+    return captured[REMOTE_ADDR_AT] or None
 
 
 def _environ_headers(captured: Captured) -> dict[str, str]:

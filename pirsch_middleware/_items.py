@@ -26,8 +26,9 @@ KIND_NAMES = ("hit", "event", "session")
 # (kind, time, is_asgi, captured, extra):
 # - time: when it happened (epoch seconds; a hit's is its request's arrival);
 # - captured: the request's raw values (``_extract.capture``);
-# - extra: hit -> (title, tags) or None; event -> (name, meta, duration, non_interactive);
-#   session -> None.
+# - extra: hit -> (title, tags) or None, or (title, tags, reason) for a hit that is a page
+#   view only if the browser navigated to it (reason: one of ``_rules.IF_NAVIGATION``);
+#   event -> (name, meta, duration, non_interactive); session -> None.
 Item = tuple[int, float, bool, Captured, Any]
 
 
@@ -37,10 +38,15 @@ def _source(request: Mapping[str, Any]) -> tuple[bool, Captured]:
 
 
 def page_view(request: Mapping[str, Any], *, at: float | None = None,
-              title: str | None = None, tags: Mapping[str, str] | None = None) -> Item:
-    """A hit for ``request`` (a WSGI environ or an ASGI HTTP scope)."""
+              title: str | None = None, tags: Mapping[str, str] | None = None,
+              unless_navigation: str | None = None) -> Item:
+    """A hit for ``request`` (a WSGI environ or an ASGI HTTP scope). ``unless_navigation``:
+    a page view only if the browser navigated to it, and for this reason not otherwise."""
     is_asgi, captured = _source(request)
-    extra = (title, dict(tags) if tags else None) if title or tags else None
+    extra: tuple[Any, ...] | None = \
+        (title, dict(tags) if tags else None) if title or tags else None
+    if unless_navigation is not None:
+        extra = (title, dict(tags) if tags else None, unless_navigation)
     return (HIT, time.time() if at is None else at, is_asgi, captured, extra)
 
 

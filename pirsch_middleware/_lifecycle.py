@@ -24,11 +24,11 @@ from collections.abc import Mapping
 from contextvars import ContextVar, Token
 from typing import Any
 
-from ._extract import Captured, capture
+from ._extract import Captured
 from ._items import HIT, Item
 from ._logs import Throttle
 from ._registry import flushed_by_lifespan, shutdown_flush, stopping
-from ._rules import DONT_TRACK, NO_RESPONSE, Rules
+from ._rules import DONT_TRACK, IF_NAVIGATION, NO_RESPONSE, Rules
 from ._tracker import Tracker
 
 __all__ = ["Lifecycle", "Visit", "current_visit"]
@@ -78,7 +78,7 @@ class Visit:
     def snapshot(self) -> Captured:
         captured = self.captured
         if captured is None:
-            captured = self.captured = capture(self.is_asgi, self.source)
+            captured = self.captured = self.tracker.capture(self.is_asgi, self.source)
         return captured
 
     def add(self, kind: int, extra: object) -> None:
@@ -104,19 +104,26 @@ class Visit:
             self.settle(NO_RESPONSE)
 
     def settle(self, reason: str | None) -> None:
-        """Queue the hit (``reason`` None: a page view), then what was held for it."""
+        """Queue the hit (``reason`` None: a page view; one of ``IF_NAVIGATION``: a page
+        view if the browser navigated to it, which the flusher decides), then what was
+        held for it."""
         if self.decided:
             return
         self.decided = True
-        if reason is None and self.skip:
+        if self.skip and (reason is None or reason in IF_NAVIGATION):
             reason = DONT_TRACK
-        self.reason = reason
-        if reason is not None and self.tracker.watcher is not None:
-            self.lifecycle.not_sent(self.is_asgi, self.snapshot(), reason)
         put = self.tracker.put
         if reason is None:
+            self.reason = None
             extra = (self.title, self.tags) if self.title or self.tags else None
             put((HIT, self.time, self.is_asgi, self.snapshot(), extra))
+        elif reason in IF_NAVIGATION:
+            self.reason = None  # queued as a hit: the flusher may still filter it
+            put((HIT, self.time, self.is_asgi, self.snapshot(), (self.title, self.tags, reason)))
+        else:
+            self.reason = reason
+            if self.tracker.watcher is not None:
+                self.lifecycle.not_sent(self.is_asgi, self.snapshot(), reason)
         if self.pending:
             for item in self.pending:
                 put(item)
@@ -149,10 +156,10 @@ class Lifecycle:
             return None
         if self.rules.is_candidate(method, path):
             return Visit(self, source, is_asgi, method, path, time.time(),
-                         captured or capture(is_asgi, source))
+                         captured or self.tracker.capture(is_asgi, source))
         # Cannot be a page view: only make track_event() work, touch nothing else.
         if self.tracker.watcher is not None:
-            self.not_sent(is_asgi, captured or capture(is_asgi, source),
+            self.not_sent(is_asgi, captured or self.tracker.capture(is_asgi, source),
                           self.rules.candidate_reason(method, path) or "")
         return Visit(self, source, is_asgi, method, path, 0.0, captured)
 

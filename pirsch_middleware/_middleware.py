@@ -18,6 +18,7 @@ import httpx
 
 from ._config import split_options
 from ._lifecycle import Lifecycle
+from ._outgoing import Outgoing
 from ._proxies import TrustedProxies
 from ._registry import resolve_tracker
 from ._rules import DEFAULT_CONTENT_TYPES, PageView, Rules
@@ -108,6 +109,10 @@ class MiddlewareBase(Generic[AppT]):
         forwarded_host: bool | None = None,
         enabled: bool | None = None,
         debug: bool | None = None,
+        client_ip_header: str | None = None,
+        scrub_query: Iterable[str] | str | None = None,
+        before_send: Callable[[Outgoing], Outgoing | None] | None = None,
+        track_frames: bool | None = None,
         exclude: Iterable[str | re.Pattern[str]] | str | None = None,
         default_excludes: bool | None = None,
         track_methods: Iterable[str] | None = None,

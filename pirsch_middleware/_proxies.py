@@ -162,6 +162,56 @@ class TrustedProxies:
         ip, _ = self._walk(peer_ip, forwarded_for.split(",")) if forwarded_for else (peer_ip, -1)
         return Forwarding(ip, rightmost(forwarded_proto).lower(), rightmost(forwarded_host))
 
+    def through_proxies(self, peer: str | None, forwarded_for: str | None,
+                        forwarded: str | None, forwarded_proto: str | None = None,
+                        forwarded_host: str | None = None) -> bool:
+        """Did the request come through trusted proxies only? The peer is one, and so is
+        every hop of the header ``resolve`` reads: no address but a proxy's is in sight.
+
+        >>> TrustedProxies("127.0.0.1, 10.0.0.0/8").through_proxies("127.0.0.1", "10.1.1.1", None)
+        True
+        >>> TrustedProxies().through_proxies("127.0.0.1", "6.6.6.6", None)
+        False
+        """
+        peer_ip = clean_ip(peer) if peer else None
+        if not self.trusts_peer(peer_ip):
+            return False
+        if forwarded is not None and forwarded_for is None and forwarded_proto is None \
+                and forwarded_host is None:
+            hops = [element.get("for") or UNKNOWN for element in parse_forwarded(forwarded)]
+        else:
+            hops = forwarded_for.split(",") if forwarded_for else []
+        for hop in hops:
+            if not hop.strip():
+                continue
+            address = clean_ip(hop)
+            if address is None or not self.is_trusted(address):
+                return False
+        return True
+
+    def header_ip(self, value: str, peer: str | None, forwarded_for: str | None,
+                  forwarded: str | None, forwarded_proto: str | None = None,
+                  forwarded_host: str | None = None) -> str | None:
+        """The visitor's address from a header that the outermost proxy sets (a CDN's
+        ``CF-Connecting-IP``: ``client_ip_header``), or None when it is not believed.
+
+        Believed only when the request came through trusted proxies only
+        (``through_proxies``): the outermost of them set it. A peer that is no proxy, or
+        an address in the forwarding headers that is no proxy's (a visitor who reached
+        the proxy in front of the app directly, past the CDN), means the visitor could
+        have written it: the address ``resolve`` finds stands. Of several values, the
+        rightmost (the nearest proxy's).
+
+        >>> TrustedProxies("10.0.0.0/8").header_ip("198.51.100.7", "10.0.0.1", None, None)
+        '198.51.100.7'
+        >>> TrustedProxies("10.0.0.0/8").header_ip("198.51.100.7", "203.0.113.9", None, None)
+        """
+        address = clean_ip(rightmost(value)) if value else None
+        if address is None or not self.through_proxies(peer, forwarded_for, forwarded,
+                                                        forwarded_proto, forwarded_host):
+            return None
+        return address
+
     def _walk(self, peer_ip: str | None, hops: list[str]) -> tuple[str | None, int]:
         """(the visitor's address, the index of the hop the walk stopped at, or -1)."""
         ip, at = peer_ip, -1

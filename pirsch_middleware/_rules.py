@@ -3,8 +3,16 @@
 ``Rules`` decides while the request is served, from values already at hand: the method
 and path when the request arrives, the status and content type when the response starts.
 ``VisitorRules`` decides what needs the headers read (no user agent, bots, Do-Not-Track,
-prefetches, no usable IP) later, in the flusher, off the request path. Each decision can
-say why not, in the words of ``REASONS`` (what a debug log or a test recorder shows).
+prefetches, no usable IP, browser navigations) later, in the flusher, off the request
+path. Each decision can say why not, in the words of ``REASONS`` (what a debug log or a
+test recorder shows).
+
+Browser navigations are decided in two steps so that the request path never scans
+headers: a response that only a navigation makes a page view (a ``304``, no content type)
+is queued as a hit carrying the reason it is none otherwise (``IF_NAVIGATION``), and the
+flusher keeps it when ``Sec-Fetch-Dest``/``Sec-Fetch-Mode`` say the browser navigated;
+any hit whose ``Sec-Fetch-*`` say the browser did not (a ``fetch()``, a script, an image,
+a frame) is not sent. Without those headers today's rules stand.
 """
 
 from __future__ import annotations
@@ -24,7 +32,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("pirsch_middleware")
 
-__all__ = ["DEFAULT_EXCLUDED_PREFIXES", "REASONS", "PageView", "Rules", "VisitorRules", "is_bot"]
+__all__ = ["DEFAULT_EXCLUDED_PREFIXES", "IF_NAVIGATION", "REASONS", "PageView", "Rules",
+           "VisitorRules", "is_bot", "is_untyped", "navigation"]
 
 # Why a request is not a page view (or an item is not sent), as logs and tests name it.
 METHOD, EXCLUDED, STATUS, CONTENT_TYPE, SHOULD_TRACK, DONT_TRACK = (
@@ -32,8 +41,15 @@ METHOD, EXCLUDED, STATUS, CONTENT_TYPE, SHOULD_TRACK, DONT_TRACK = (
 NO_RESPONSE = "no response"  # the app raised before answering
 NO_USER_AGENT, NO_IP, DNT, BOT, PREFETCH = (
     "no user agent", "no valid client IP", "Do-Not-Track", "bot", "prefetch")
+# A page view only if the browser navigated to it, and no page view otherwise: a 304, or
+# a response without a (or with a generic) content type. Queued as hits that carry this.
+NOT_MODIFIED, UNTYPED = "304, not a navigation", "no content type, not a navigation"
+IF_NAVIGATION = frozenset({NOT_MODIFIED, UNTYPED})
+NOT_NAVIGATION = "not a navigation"  # Sec-Fetch-*: a fetch(), script, image, frame...
+BEFORE_SEND = "before_send"  # before_send returned None
 REASONS = (METHOD, EXCLUDED, STATUS, CONTENT_TYPE, SHOULD_TRACK, DONT_TRACK, NO_RESPONSE,
-           NO_USER_AGENT, NO_IP, DNT, BOT, PREFETCH)
+           NO_USER_AGENT, NO_IP, DNT, BOT, PREFETCH, NOT_MODIFIED, UNTYPED, NOT_NAVIGATION,
+           BEFORE_SEND)
 
 DEFAULT_EXCLUDED_PREFIXES = (
     "/static/", "/assets/", "/_next/", "/.well-known/", "/favicon", "/robots.txt",
@@ -52,6 +68,12 @@ DEFAULT_EXCLUDED_SUFFIXES = (
     ".php", ".asp", ".aspx", ".env", ".bak", ".sql",
 )
 DEFAULT_CONTENT_TYPES = ("text/html", "application/xhtml+xml")
+# What a browser treats as no content type at all, and sniffs (the MIME Sniffing
+# Standard's "unknown" types). application/octet-stream is not among them: a browser
+# downloads it instead of showing a page.
+UNTYPED_CONTENT_TYPES = frozenset({"", "unknown/unknown", "application/unknown", "*/*"})
+# 204 and 205 to a navigation: the browser stays on the page it shows (HTML's navigate).
+NO_PAGE_STATUSES = frozenset({204, 205})
 
 
 @dataclass(frozen=True)
@@ -145,17 +167,27 @@ class Rules:
                         request: Any) -> str | None:
         """Why this response is not a page view, or None when it is: 2xx, an HTML content
         type (unless disabled), and whatever ``should_track`` says. A failing
-        ``should_track`` means no."""
-        if not 200 <= status < 300:
-            return STATUS
+        ``should_track`` means no. A response that is a page view only as a browser
+        navigation (a 304, or no content type: ``IF_NAVIGATION``) gets the reason it is
+        none otherwise, after ``should_track`` said yes; the flusher decides it."""
         types = self.content_types
-        if types is not None and not content_type.lower().startswith(types):
-            return CONTENT_TYPE
+        if 200 <= status < 300:
+            if types is None or content_type.lower().startswith(types):
+                reason = None
+            elif is_untyped(content_type) and status not in NO_PAGE_STATUSES:
+                reason = UNTYPED
+            else:
+                return CONTENT_TYPE
+        elif status == 304 and (types is None or content_type.lower().startswith(types)
+                                or is_untyped(content_type)):
+            reason = NOT_MODIFIED
+        else:
+            return STATUS
         if self.should_track is None:
-            return None
+            return reason
         try:
             if self.should_track(PageView(method, path, status, content_type, request)):
-                return None
+                return reason
         except Exception:
             logger.exception("should_track raised; not tracking %s", path)
         return SHOULD_TRACK
@@ -164,6 +196,11 @@ class Rules:
                      request: Any) -> bool:
         """Is this response a page? (see ``response_reason``)."""
         return self.response_reason(status, content_type, method, path, request) is None
+
+
+def is_untyped(content_type: str) -> bool:
+    """No content type, or one a browser treats as none (``UNTYPED_CONTENT_TYPES``)."""
+    return content_type.partition(";")[0].strip().lower() in UNTYPED_CONTENT_TYPES
 
 
 def _exclude_entries(exclude: Iterable[str | re.Pattern[str]] | str | None,
@@ -213,6 +250,30 @@ _PREFETCH = re.compile(r"prefetch|preview|prerender", re.IGNORECASE)
 PURPOSE_HEADERS = ("purpose", "x-purpose", "x-moz", "sec-purpose")
 
 
+# Sec-Fetch-Dest values of a navigation that shows a page: the window's, and with
+# track_frames a frame's. Everything else (empty: fetch()/XHR; script, style, image, font,
+# object, embed, worker...) loads a part of a page.
+PAGE_DESTINATIONS = frozenset({"document"})
+FRAME_DESTINATIONS = frozenset({"iframe", "frame"})
+
+
+def navigation(dest: str, mode: str, frames: bool = False) -> bool | None:
+    """Did the browser navigate to this response, to show it as a page (``frames``: or
+    in a frame)? None when it does not say (no ``Sec-Fetch-Dest``/``-Mode``: not a
+    browser, or an old one). ``Sec-Fetch-Mode`` alone is what Chrome 76-79 sent.
+
+    >>> navigation("document", "navigate"), navigation("empty", "cors"), navigation("", "")
+    (True, False, None)
+    """
+    if dest:
+        if mode and mode != "navigate":
+            return False
+        return dest in PAGE_DESTINATIONS or (frames and dest in FRAME_DESTINATIONS)
+    if mode:
+        return mode == "navigate" or (frames and mode == "nested-navigate")
+    return None
+
+
 class VisitorRules:
     """Which visitors' requests are not sent, decided from their headers (in the flusher)::
 
@@ -220,12 +281,25 @@ class VisitorRules:
     """
 
     def __init__(self, *, respect_dnt: bool = True, filter_bots: bool = True,
-                 test_clients: bool = False) -> None:
+                 track_frames: bool = False, test_clients: bool = False) -> None:
         self.respect_dnt = respect_dnt
         self.filter_bots = filter_bots
+        self.track_frames = track_frames
         # Frameworks' test clients send no user agent, and Starlette's no peer address; a
         # test recorder takes them for a browser's requests.
         self.test_clients = test_clients
+
+    def page_reason(self, headers: Mapping[str, str], unless: str | None = None,
+                    ) -> str | None:
+        """Why a queued hit is no page view after all, or None: its ``Sec-Fetch-*`` say
+        the browser did not navigate to it. ``unless``: the hit is a page view only as a
+        navigation (``IF_NAVIGATION``), and this is why not when the browser does not say.
+        """
+        said = navigation(headers.get("sec-fetch-dest", "").lower(),
+                          headers.get("sec-fetch-mode", "").lower(), self.track_frames)
+        if said is None:
+            return unless
+        return None if said else NOT_NAVIGATION
 
     def excluded(self, data: RequestData) -> str | None:
         """Why this visitor's request must not be sent, or None."""

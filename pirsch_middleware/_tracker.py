@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from operator import itemgetter
 
@@ -28,9 +28,10 @@ from . import _registry
 from ._auth import redact_url
 from ._config import TrackerOptions
 from ._delivery import Delivery, Outcome
-from ._extract import Captured, RequestData, read_request
+from ._extract import Capture, Captured, RequestData, capturer
 from ._items import KIND_NAMES, KINDS, Item
 from ._logs import Throttle, logger
+from ._outgoing import Outgoing
 from ._payload import Encoder
 from ._proxies import TrustedProxies
 from ._registry import get_tracker, set_tracker
@@ -64,7 +65,7 @@ class TrackerStats:
     dropped: int  # discarded: the buffer was full, or the tracker closed with them unsent
     failed: int  # rejected by the API as invalid, or not encodable
     retried: int  # delivery attempts that failed and were scheduled again
-    filtered: int  # not sent: bots, Do-Not-Track, prefetches, no usable IP
+    filtered: int  # not sent: bots, DNT, prefetches, no IP, no navigation, before_send
     waiting: int  # held: queued and not yet settled
 
 
@@ -114,6 +115,10 @@ class Tracker:
         forwarded_host: bool | None = None,
         enabled: bool | None = None,
         debug: bool | None = None,
+        client_ip_header: str | None = None,
+        scrub_query: Iterable[str] | str | None = None,
+        before_send: Callable[[Outgoing], Outgoing | None] | None = None,
+        track_frames: bool | None = None,
         environ: Mapping[str, str] | None = None,
         retry_base: float = 0.5,
         retry_cap: float = 30.0,
@@ -125,6 +130,8 @@ class Tracker:
             "max_queue": max_queue, "timeout": timeout, "shutdown_timeout": shutdown_timeout,
             "respect_dnt": respect_dnt, "filter_bots": filter_bots,
             "forwarded_host": forwarded_host, "enabled": enabled, "debug": debug,
+            "client_ip_header": client_ip_header, "scrub_query": scrub_query,
+            "before_send": before_send, "track_frames": track_frames,
         }
         self.options = TrackerOptions.build(options, environ)
         self.enabled = self.options.enabled and self.options.credentials.configured
@@ -142,7 +149,14 @@ class Tracker:
         self._encoder = Encoder(self.options.trusted_proxies,
                                 respect_dnt=self.options.respect_dnt,
                                 filter_bots=self.options.filter_bots,
-                                forwarded_host=self.options.forwarded_host)
+                                forwarded_host=self.options.forwarded_host,
+                                client_ip_header=self.options.client_ip_header,
+                                scrub_query=self.options.scrub_query,
+                                before_send=self.options.before_send,
+                                track_frames=self.options.track_frames)
+        # What the request path keeps of a request for this tracker (client_ip_header's
+        # value too).
+        self.capture: Capture = capturer(self.options.client_ip_header)
         self._max_queue = self.options.max_queue
         self._batch_size = self.options.batch_size
         self.watcher: Watcher | None = None  # who sees what is not sent (see ``watch``)
@@ -189,8 +203,7 @@ class Tracker:
 
     def describe(self, is_asgi: bool, captured: Captured) -> RequestData:
         """What the flusher would read of a request (its URL, IP, headers): for watchers."""
-        return read_request(is_asgi, captured, self.options.trusted_proxies,
-                            self.options.forwarded_host)
+        return self._encoder.read(is_asgi, captured)
 
     @property
     def running(self) -> bool:

@@ -113,7 +113,7 @@ class PirschMiddleware:
     def _begin(self, request: HttpRequest) -> Visit | None:
         if not self.lifecycle.tracker.enabled:
             return None
-        found = request_carrier(request)
+        found = request_carrier(request, self.lifecycle.tracker.capture)
         if found is None:  # not an HttpRequest from Django's WSGI or ASGI handler
             return None
         is_asgi, source, captured = found

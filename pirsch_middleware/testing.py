@@ -97,7 +97,10 @@ class Recorder:
     def attach(self, tracker: Tracker) -> None:
         options = tracker.options
         encoder = Encoder(options.trusted_proxies, respect_dnt=options.respect_dnt,
-                          filter_bots=self.filter_bots, forwarded_host=options.forwarded_host)
+                          filter_bots=self.filter_bots, forwarded_host=options.forwarded_host,
+                          client_ip_header=options.client_ip_header,
+                          scrub_query=options.scrub_query, before_send=options.before_send,
+                          track_frames=options.track_frames)
         encoder.visitors.test_clients = True
         encoder.watcher = self
         self._saved[tracker] = _Saved(tracker.enabled, tracker.watcher, encoder)

@@ -29,7 +29,7 @@ class Case:
     root: str = ""  # SCRIPT_NAME / root_path
     method: str = "GET"
     status: int = 200
-    content_type: str = "text/html; charset=utf-8"
+    content_type: str | None = "text/html; charset=utf-8"  # None: no Content-Type header
     raw_uri: bool = True  # does the WSGI server report the raw request URI?
     options: dict[str, Any] = field(default_factory=dict)
     expect: dict[str, Any] | None = field(default_factory=dict)  # None: no hit at all
@@ -93,8 +93,10 @@ def wsgi_app(case: Case, during: Hook | None = None) -> wsgi.WSGIApp:
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if during:
             during()
-        start_response(f"{case.status} X", [("Content-Type", case.content_type),
-                                            ("X-App", "yes")])
+        headers = [("X-App", "yes")]
+        if case.content_type is not None:
+            headers.insert(0, ("Content-Type", case.content_type))
+        start_response(f"{case.status} X", headers)
         return [b"<html>", b"body</html>"]
 
     return app
@@ -104,9 +106,11 @@ def asgi_app(case: Case, during: Hook | None = None) -> asgi.ASGIApp:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         if during:
             during()
+        headers = [(b"x-app", b"yes")]
+        if case.content_type is not None:
+            headers.insert(0, (b"content-type", case.content_type.encode()))
         await send({"type": "http.response.start", "status": case.status,
-                    "headers": [(b"content-type", case.content_type.encode()),
-                                (b"x-app", b"yes")]})
+                    "headers": headers})
         await send({"type": "http.response.body", "body": b"<html>", "more_body": True})
         await send({"type": "http.response.body", "body": b"body</html>"})
 

@@ -183,3 +183,29 @@ def test_track_event_with_a_request_outside_the_middleware(tracker: Tracker,
     track_event("From a job", request=request)
     assert tracker.flush(5)
     assert receiver.events[0]["url"] == "http://testserver/caf%C3%A9/"
+
+
+def test_client_ip_header_under_wsgi_and_asgi(make_tracker: TrackerFactory,
+                                              receiver: DevServer) -> None:
+    """Django's request objects carry the header to the core like the middlewares do: for
+    the page view, for its events, and for track_event(request=...) outside the middleware."""
+    tracker = make_tracker(client_ip_header="CF-Connecting-IP")
+    set_tracker(tracker)
+    with override_settings(PIRSCH={"TRACKER": tracker}):
+        Client(HTTP_USER_AGENT=UA, REMOTE_ADDR="127.0.0.1").get(
+            "/event/", HTTP_CF_CONNECTING_IP="198.51.100.31")
+        client().get("/page/", HTTP_CF_CONNECTING_IP="6.6.6.6")  # an untrusted peer's own
+
+        async def run() -> None:
+            await AsyncClient().get("/page/", headers={"user-agent": UA,
+                                                       "cf-connecting-ip": "198.51.100.32"})
+
+        asyncio.run(run())
+    request = RequestFactory().get("/page/", HTTP_USER_AGENT=UA, REMOTE_ADDR="127.0.0.1",
+                                   HTTP_CF_CONNECTING_IP="198.51.100.33")
+    track_event("From a job", request=request)
+    assert tracker.flush(5)
+    assert [h["ip"] for h in receiver.hits] == ["198.51.100.31", PEER, "198.51.100.32"]
+    assert [e["ip"] for e in receiver.events] == ["198.51.100.31", "198.51.100.31",
+                                                  "198.51.100.33"]
+    assert receiver.sessions[0]["ip"] == "198.51.100.31"

@@ -4,9 +4,11 @@ and delivered over real HTTP to the loopback receiver."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
+from pirsch_middleware import Outgoing
 from pirsch_middleware._config import split_options
 from pirsch_middleware.asgi import PirschMiddleware
 from pirsch_middleware.devserver import DevServer
@@ -16,6 +18,40 @@ from .requests_table import Case, asgi_app, run_asgi, serve
 
 PROXY = "127.0.0.1"  # trusted by default (loopback)
 MAX_URL = 8192
+
+
+NAVIGATE = [(b"sec-fetch-dest", b"document"), (b"sec-fetch-mode", b"navigate")]
+FETCH = [(b"sec-fetch-dest", b"empty"), (b"sec-fetch-mode", b"cors")]
+CDN = "173.245.48.0/20"  # one of Cloudflare's ranges
+CF_EDGE = "173.245.48.5"
+CF_IP = "cf-connecting-ip"
+
+
+def cdn(*hops: tuple[bytes, bytes], **case: Any) -> Case:
+    """A case with client_ip_header=CF-Connecting-IP (and what ``case`` adds)."""
+    options = {"client_ip_header": "CF-Connecting-IP", **case.pop("options", {})}
+    return Case(case.pop("id"), headers=list(hops), options=options, **case)
+
+
+def group_user_pages(item: Outgoing) -> Outgoing:
+    item.url = re.sub(r"/users/\d+", "/users/:id", item.url)
+    return item
+
+
+def without_page_parameter(item: Outgoing) -> Outgoing:
+    base, _, query = item.url.partition("?")
+    kept = [part for part in query.split("&") if part and not part.startswith("page=")]
+    item.url = base + ("?" + "&".join(kept) if kept else "")
+    return item
+
+
+def not_from_the_office(item: Outgoing) -> Outgoing | None:
+    return None if item.ip in ("203.0.113.7", "203.0.113.8") else item
+
+
+def titled(item: Outgoing) -> Outgoing:
+    item.title, item.tags = "From before_send", {**item.tags, "edited": "yes"}
+    return item
 
 
 def cut_on_a_boundary(pad: int) -> Case:
@@ -238,6 +274,140 @@ CASES = [
          options={"default_excludes": False}, expect={"url": "http://example.com/health"}),
     Case("any content type", content_type="application/json",
          options={"track_content_types": None}, expect={"url": "http://example.com/page"}),
+    # -- browser navigations (Sec-Fetch-Dest / Sec-Fetch-Mode)
+    Case("navigation", headers=NAVIGATE, expect={"url": "http://example.com/page"}),
+    Case("navigation without a content type", content_type=None, headers=NAVIGATE,
+         expect={"url": "http://example.com/page"}),
+    Case("navigation with a content type browsers sniff (*/*)", content_type="*/*",
+         headers=NAVIGATE, expect={"url": "http://example.com/page"}),
+    Case("no content type, no Sec-Fetch: today's rule", content_type=None, expect=None),
+    Case("no content type, fetch()", content_type=None, headers=FETCH, expect=None),
+    Case("navigation to JSON", content_type="application/json", headers=NAVIGATE,
+         expect=None),
+    Case("204 to a navigation: the browser stays where it is", status=204, content_type=None,
+         headers=NAVIGATE, expect=None),
+    Case("navigation to a download (application/octet-stream)",
+         content_type="application/octet-stream", headers=NAVIGATE, expect=None),
+    Case("304 to a navigation", status=304, content_type=None, headers=NAVIGATE,
+         expect={"url": "http://example.com/page"}),
+    Case("304 with an HTML content type to a navigation", status=304, headers=NAVIGATE,
+         expect={"url": "http://example.com/page"}),
+    Case("304 to a navigation, any content type tracked", status=304,
+         content_type="application/json", headers=NAVIGATE,
+         options={"track_content_types": None}, expect={"url": "http://example.com/page"}),
+    Case("304 without Sec-Fetch", status=304, expect=None),
+    Case("304 to fetch()", status=304, headers=FETCH, expect=None),
+    Case("304 of JSON to a navigation", status=304, content_type="application/json",
+         headers=NAVIGATE, expect=None),
+    Case("redirect to a navigation", status=302, headers=NAVIGATE, expect=None),
+    Case("not found to a navigation", status=404, headers=NAVIGATE, expect=None),
+    Case("HTML to fetch()/XHR (htmx)", headers=FETCH, expect=None),
+    Case("HTML to a script", headers=[(b"sec-fetch-dest", b"script"),
+                                      (b"sec-fetch-mode", b"no-cors")], expect=None),
+    Case("HTML to a style sheet", headers=[(b"sec-fetch-dest", b"style"),
+                                           (b"sec-fetch-mode", b"no-cors")], expect=None),
+    Case("image to an <img>, any content type tracked", content_type="image/png",
+         headers=[(b"sec-fetch-dest", b"image"), (b"sec-fetch-mode", b"no-cors")],
+         options={"track_content_types": None}, expect=None),
+    Case("navigation in an iframe", headers=[(b"sec-fetch-dest", b"iframe"),
+                                             (b"sec-fetch-mode", b"navigate")], expect=None),
+    Case("navigation in an iframe, track_frames", options={"track_frames": True},
+         headers=[(b"sec-fetch-dest", b"iframe"), (b"sec-fetch-mode", b"navigate")],
+         expect={"url": "http://example.com/page"}),
+    Case("304 to an iframe navigation, track_frames", status=304, content_type=None,
+         options={"track_frames": True},
+         headers=[(b"sec-fetch-dest", b"iframe"), (b"sec-fetch-mode", b"navigate")],
+         expect={"url": "http://example.com/page"}),
+    Case("document fetched without navigating", headers=[
+        (b"sec-fetch-dest", b"document"), (b"sec-fetch-mode", b"no-cors")], expect=None),
+    Case("Sec-Fetch-Mode alone (Chrome 76-79): navigate", status=304,
+         headers=[(b"sec-fetch-mode", b"navigate")], expect={"url": "http://example.com/page"}),
+    Case("Sec-Fetch-Mode alone (Chrome 76-79): cors", headers=[(b"sec-fetch-mode", b"cors")],
+         expect=None),
+    Case("should_track sees a 304 and says no", status=304, headers=NAVIGATE,
+         options={"should_track": lambda pv: pv.status != 304}, expect=None),
+    Case("a prefetch navigation", headers=[*NAVIGATE, (b"sec-purpose", b"prefetch")],
+         expect=None),
+    # -- query scrubbing: values of secret-bearing parameters replaced
+    Case("token scrubbed from the URL", query=b"token=abc123&page=2", expect={
+        "url": "http://example.com/page?token=REDACTED&page=2"}),
+    Case("each default parameter, in any case, each time", query=(
+        b"Code=1&STATE=2&password=3&api_key=4&key=5&sig=6&sessionid=7&code=8&q=keep"),
+        expect={"url": "http://example.com/page?Code=REDACTED&STATE=REDACTED&password="
+                       "REDACTED&api_key=REDACTED&key=REDACTED&sig=REDACTED&sessionid="
+                       "REDACTED&code=REDACTED&q=keep"}),
+    Case("an encoded parameter name is scrubbed too", query=b"api%5Fkey=s3cr3t&x=1",
+         expect={"url": "http://example.com/page?api%5Fkey=REDACTED&x=1"}),
+    Case("an empty value stays empty", query=b"token=&x=1",
+         expect={"url": "http://example.com/page?token=&x=1"}),
+    Case("referrer and UTM parameters are never scrubbed",
+         query=b"ref=mail&utm_source=news&utm_campaign=spring&source=x",
+         expect={"url": "http://example.com/page?ref=mail&utm_source=news&utm_campaign="
+                        "spring&source=x", "referrer": "mail"}),
+    Case("the Referer header is scrubbed",
+         headers=[(b"referer", b"https://example.com/reset?token=abc&step=2")],
+         expect={"referrer": "https://example.com/reset?token=REDACTED&step=2"}),
+    Case("scrub_query sets the list", query=b"token=abc&email=a%40b.example",
+         options={"scrub_query": ["email"]},
+         expect={"url": "http://example.com/page?token=abc&email=REDACTED"}),
+    Case("scrub_query=[] scrubs nothing", query=b"token=abc", options={"scrub_query": []},
+         expect={"url": "http://example.com/page?token=abc"}),
+    # -- client_ip_header: only when the request came through trusted proxies only
+    cdn((b"cf-connecting-ip", b"198.51.100.20"), id="client_ip_header from a trusted peer",
+        peer=PROXY, expect={"ip": "198.51.100.20"}),
+    cdn((b"cf-connecting-ip", b"6.6.6.6"), id="client_ip_header from an untrusted peer: "
+        "the peer", expect={"ip": "203.0.113.7"}),
+    Case("CF-Connecting-IP is not read without client_ip_header", peer=PROXY,
+         headers=[(b"cf-connecting-ip", b"198.51.100.20")], expect={"ip": PROXY}),
+    cdn((b"cf-connecting-ip", b"198.51.100.21"), id="the CDN connects to the app",
+        peer=CF_EDGE, options={"trusted_proxies": CDN}, expect={"ip": "198.51.100.21"}),
+    cdn((b"x-forwarded-for", CF_EDGE.encode()), (b"cf-connecting-ip", b"198.51.100.22"),
+        id="CDN, then nginx overwriting X-Forwarded-For", peer=PROXY,
+        options={"trusted_proxies": f"127.0.0.1, {CDN}"}, expect={"ip": "198.51.100.22"}),
+    cdn((b"x-forwarded-for", b"198.51.100.23, " + CF_EDGE.encode()),
+        (b"cf-connecting-ip", b"198.51.100.23"), id="CDN appending, then nginx appending",
+        peer=PROXY, options={"trusted_proxies": f"127.0.0.1, {CDN}"},
+        expect={"ip": "198.51.100.23"}),
+    cdn((b"x-forwarded-for", b"203.0.113.50"), (b"cf-connecting-ip", b"6.6.6.6"),
+        id="a visitor past the CDN, through nginx, cannot forge it", peer=PROXY,
+        options={"trusted_proxies": f"127.0.0.1, {CDN}"}, expect={"ip": "203.0.113.50"}),
+    cdn((b"x-forwarded-for", CF_EDGE.encode()), (b"cf-connecting-ip", b"198.51.100.24"),
+        id="the CDN's ranges not trusted: the CDN's address", peer=PROXY,
+        expect={"ip": CF_EDGE}),
+    cdn((b"forwarded", f"for={CF_EDGE}".encode()), (b"cf-connecting-ip", b"198.51.100.25"),
+        id="CDN, then a proxy writing Forwarded", peer=PROXY,
+        options={"trusted_proxies": f"127.0.0.1, {CDN}"}, expect={"ip": "198.51.100.25"}),
+    cdn((b"x-forwarded-for", b"unknown"), (b"cf-connecting-ip", b"6.6.6.6"),
+        id="an unknown hop: not through proxies only", peer=PROXY, expect={"ip": PROXY}),
+    cdn((b"cf-connecting-ip", b"not an address"), id="a value that is no address: ignored",
+        peer=PROXY, expect={"ip": PROXY}),
+    cdn((b"cf-connecting-ip", b"6.6.6.6"), (b"cf-connecting-ip", b"198.51.100.26"),
+        id="a repeated header: the rightmost", peer=PROXY, expect={"ip": "198.51.100.26"}),
+    cdn((b"cf-connecting-ip", b"2001:db8::26"), id="an IPv6 address", peer=PROXY,
+        expect={"ip": "2001:db8::26"}),
+    cdn((b"true-client-ip", b"198.51.100.27"), id="another header name (True-Client-IP)",
+        peer=PROXY, options={"client_ip_header": "True-Client-IP"},
+        expect={"ip": "198.51.100.27"}),
+    cdn((b"cf-connecting-ip", b"198.51.100.28"), id="client_ip_header gives an IP where "
+        "the peer gives none (unix socket)", peer=None, expect={"ip": "198.51.100.28"}),
+    # -- before_send: the user's last word
+    Case("before_send groups /users/123 into /users/:id", path=b"/users/123",
+         options={"before_send": group_user_pages},
+         expect={"url": "http://example.com/users/:id"}),
+    Case("before_send strips a query parameter", query=b"page=2&sort=new",
+         options={"before_send": without_page_parameter},
+         expect={"url": "http://example.com/page?sort=new"}),
+    Case("before_send drops hits from the office", options={"before_send": not_from_the_office},
+         expect=None),
+    Case("before_send sees the scrubbed URL", query=b"token=abc",
+         options={"before_send": lambda item: None if "abc" in item.url else item},
+         expect={"url": "http://example.com/page?token=REDACTED"}),
+    Case("before_send sets title and tags", options={"before_send": titled},
+         expect={"title": "From before_send", "tags": {"edited": "yes"}}),
+    Case("before_send raising: sent unchanged", options={"before_send": lambda item: 1 / 0},
+         expect={"url": "http://example.com/page", "ip": "203.0.113.7"}),
+    Case("before_send returning something else: sent unchanged",
+         options={"before_send": lambda item: True}, expect={"url": "http://example.com/page"}),
 ]
 
 

@@ -45,6 +45,42 @@ def test_public_url_from_trusted_proxy_headers(server_kind: str, forwarded_for: 
     assert_received(delivered, [visit], server.url)
 
 
+def cdn_visits() -> list[Visit]:
+    """Cloudflare (173.245.48.0/20, trusted) in front of a proxy on this host (trusted)."""
+    return [
+        # through Cloudflare, then a proxy that overwrote X-Forwarded-For with the edge
+        Visit("GET", "/welcome", {"user-agent": SAFARI, "x-forwarded-for": "173.245.48.5",
+                                  "cf-connecting-ip": "198.51.100.40"},
+              hit=expect("{base}/welcome", ip="198.51.100.40", user_agent=SAFARI)),
+        # a visitor past Cloudflare, through the proxy that appended its address
+        Visit("GET", "/welcome", {"user-agent": SAFARI, "x-forwarded-for": "203.0.113.60",
+                                  "cf-connecting-ip": "6.6.6.6"},
+              hit=expect("{base}/welcome", ip="203.0.113.60", user_agent=SAFARI)),
+        # straight to the app from an untrusted address
+        Visit("GET", "/welcome", {"user-agent": SAFARI, "cf-connecting-ip": "6.6.6.6"},
+              peer="127.0.0.2", hit=expect("{base}/welcome", ip="127.0.0.2",
+                                           user_agent=SAFARI)),
+    ]
+
+
+@pytest.mark.parametrize("server_kind", ["flask-gunicorn", "fastapi-uvicorn"])
+def test_client_ip_header_only_through_trusted_proxies(server_kind: str, receiver: DevServer,
+                                                        tmp_path: Path) -> None:
+    """PIRSCH_CLIENT_IP_HEADER under real servers; uvicorn resolves X-Forwarded-For from
+    127.0.0.1 itself, and the edge it finds is a trusted proxy."""
+    port = free_port()
+    argv = gunicorn_argv(FLASK, port) if server_kind == "flask-gunicorn" \
+        else uvicorn_argv(FASTAPI, port)
+    env = server_env(receiver, flush_interval="60", client_ip_header="CF-Connecting-IP",
+                     trusted_proxies="127.0.0.1, 173.245.48.0/20")
+    visits = cdn_visits()
+    with running(argv, env, port, tmp_path / "server.log") as server:
+        send(server.url, visits)
+        server.terminate()
+        delivered = receiver.received
+    assert_received(delivered, visits, server.url)
+
+
 def raw_get(port: int, target: str) -> bytes:
     """The status line of ``GET <target>`` sent as is (HTTP clients would fix the target)."""
     request = (f"GET {target} HTTP/1.1\r\nHost: example.com\r\nUser-Agent: {FIREFOX}\r\n"
