@@ -117,12 +117,15 @@ def spread(values: list[float], form: str) -> str:
 def report(framework: str, page: str, results: list[Result]) -> None:
     bare = results[0]
     cpu = bare.runs.cpu_us()
-    print(f"\n{PAGES[page].capitalize()}, {SERVERS[framework].label} "
+    title = PAGES[page][0].upper() + PAGES[page][1:]
+    print(f"\n{title}, {SERVERS[framework].label} "
           f"(bare: {statistics.median(bare.runs.rps):,.0f} requests/s, "
           f"{'-' if cpu is None else f'{cpu:.0f}'} µs CPU per request)")
     print(f"{'':46} {'CPU µs added (range)':>24} {'throughput (range)':>20}  "
           f"{'delivered':>15}")
-    rows = sorted(results[1:], key=lambda r: (r.variant not in ("noop", "noop-send", "pirsch"),
+    first = ("noop", "noop-send", "pirsch")  # then the peers, cheapest first
+    rows = sorted(results[1:], key=lambda r: (first.index(r.variant) if r.variant in first
+                                              else len(first),
                                               statistics.median(added(r, bare) or [0.0])))
     for result in rows:
         label = LABELS.get((framework, result.variant)) or PEER_LABELS[result.variant]
@@ -181,8 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         receiver.close()
     print("\nadded: the server's CPU per request (all its processes and threads) over bare, "
           "per round;\nthroughput: requests per second over bare's in the same round; "
-          "delivered: items the\nlocal sink got / page views served (api-analytics sends "
-          "once a minute).")
+          "delivered: items the\nlocal sink got / page views served, counted after the "
+          "servers stopped (api-analytics\nsends once a minute and not at exit; PostHog and "
+          "Segment drop what overflows their queues).")
     return 0
 
 
