@@ -121,7 +121,7 @@ def report(framework: str, page: str, results: list[Result]) -> None:
     print(f"\n{title}, {SERVERS[framework].label} "
           f"(bare: {statistics.median(bare.runs.rps):,.0f} requests/s, "
           f"{'-' if cpu is None else f'{cpu:.0f}'} µs CPU per request)")
-    print(f"{'':46} {'CPU µs added (range)':>24} {'throughput (range)':>20}  "
+    print(f"{'':49} {'CPU µs added (range)':>24} {'throughput (range)':>20}  "
           f"{'delivered':>15}")
     first = ("noop", "noop-send", "pirsch")  # then the peers, cheapest first
     rows = sorted(results[1:], key=lambda r: (first.index(r.variant) if r.variant in first
@@ -132,7 +132,7 @@ def report(framework: str, page: str, results: list[Result]) -> None:
         more = added(result, bare)
         delivered = "-" if result.delivered is None else \
             f"{result.delivered:,}/{result.runs.sent:,}"
-        print(f"{label:46} {spread(more, '+.1f') if more else '-':>24} "
+        print(f"{label:49} {spread(more, '+.1f') if more else '-':>24} "
               f"{spread(ratios(result, bare), '.2f'):>20}  {delivered:>15}", flush=True)
     by = {result.variant: result for result in results}
     if "pirsch" in by and "noop-send" in by:

@@ -97,7 +97,10 @@ class Sink(BaseHTTPRequestHandler):
         self.wfile.write(b"{}")
     def log_message(self, *args):
         pass
-server = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+class Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # an SDK that drops its connection as its process exits: nothing to report
+server = Server(("127.0.0.1", 0), Sink)
 threading.Thread(target=server.serve_forever, daemon=True).start()
 print(f"http://127.0.0.1:{server.server_port}", flush=True)
 for line in sys.stdin:
