@@ -39,7 +39,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
-from bench_servers import SINK
+from bench_servers import SINK, machine
 
 from pirsch_middleware import Tracker, TrustedProxies
 from pirsch_middleware._items import Item, page_view
@@ -488,7 +488,7 @@ def main(argv: list[str] | None = None) -> int:
     # Trackers are closed between rounds with what they queued unsent: expected here.
     logging.getLogger("pirsch_middleware").setLevel(logging.ERROR)
     n, rounds, hits = (2_000, 3, 2_000) if args.quick else (50_000, 7, 20_000)
-    print(f"Python {sys.version.split()[0]}, {n} requests x {rounds} rounds")
+    print(f"{machine()}\n{n} requests x {rounds} rounds")
     if args.cpu_only:
         print_process_cpu(bench_process_cpu(hits, rounds))
         return 0

@@ -26,8 +26,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
-import os
-import platform
 import statistics
 import sys
 from dataclasses import dataclass, field
@@ -36,7 +34,17 @@ from pathlib import Path
 # This checkout's package, not one installed from another (an editable install elsewhere).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_servers import Receiver, ServerSpec, Target, Variant, load, pin_cpus, server, wait_until
+from bench_servers import (
+    Receiver,
+    ServerSpec,
+    Target,
+    Variant,
+    load,
+    machine,
+    pin_cpus,
+    server,
+    wait_until,
+)
 from peer_apps import PEERS, VARIANTS
 
 SERVERS = {
@@ -142,18 +150,6 @@ def report(framework: str, page: str, results: list[Result]) -> None:
             print(f"pirsch-middleware over the no-op that wraps "
                   f"{'send' if framework == 'fastapi' else 'start_response'}: "
                   f"{spread(over, '+.1f')} µs per request (target: at most +12)")
-
-
-def machine() -> str:
-    model = ""
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as info:
-        model = next((line.split(":", 1)[1].strip() for line in info
-                      if line.startswith("model name")), "")
-    load_average = f", load average {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") \
-        else ""
-    return (f"{model or platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
-            f"{load_average}; {platform.system()} {platform.release()}; "
-            f"Python {platform.python_version()}")
 
 
 def main(argv: list[str] | None = None) -> int:

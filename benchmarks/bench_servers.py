@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import json
 import os
+import platform
 import signal
 import socket
 import statistics
@@ -131,6 +132,19 @@ SERVERS = [
     ServerSpec("django / uvicorn", "uvicorn", "examples.django.project.asgi:application", 8),
     ServerSpec("fastapi / uvicorn", "uvicorn", "examples.fastapi.app:app", 8),
 ]
+
+
+def machine() -> str:
+    """The CPU, the system and Python: the first line of each benchmark's output."""
+    model = ""
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as info:
+        model = next((line.split(":", 1)[1].strip() for line in info
+                      if line.startswith("model name")), "")
+    load_average = f", load average {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") \
+        else ""
+    return (f"{model or platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
+            f"{load_average}; {platform.system()} {platform.release()}; "
+            f"Python {platform.python_version()}")
 
 
 def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
@@ -494,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
     rounds, seconds, max_requests = (1, 1.0, 20_000) if args.quick \
         else (max(1, args.rounds), 2.0, 100_000)
     if args.stages:
-        print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {pinning}")
+        print(f"{machine()}\n{pinning}")
         receiver = Receiver(args.strict_receiver)
         try:
             for spec in servers:
@@ -504,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nadded: CPU time per request over bare, split into the request threads and "
               "the flusher thread.\nEach stage includes the ones above it.")
         return 0
-    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {pinning}\n"
+    print(f"{machine()}\n{pinning}\n"
           f"{rounds} round(s) of {seconds:.0f} s per server and variant, GET {PATH} "
           f"(a tracked page view); medians\n")
     print(f"{'':24} {'requests/s':^26}   {'CPU µs per request':^32}")
