@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
+import platform
 import signal
 import socket
 import statistics
@@ -33,7 +35,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -57,32 +59,54 @@ with DevServer(access_key=sys.argv[1]) as server:
 # The DevServer checks every field of every hit, and that work, on the CPU the load
 # generator uses, slows the load generator: the tracked server is then under-loaded, and
 # spends more CPU per request waking up for each one. Pirsch runs on other machines.
+# It answers 200 to the other SDKs of bench_peers too (PostHog, Segment, api-analytics),
+# counting the items of each batch by path: a line on stdin gets the Pirsch hits, "*"
+# gets every path's count as JSON.
 SINK = """
 import json, sys, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-count, lock = 0, threading.Lock()
+count, paths, lock = 0, {}, threading.Lock()
 class Sink(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def do_POST(self):
         global count
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        items = None
-        if self.headers.get("Authorization") == "Bearer " + sys.argv[1] \\
-                and self.path.endswith("/batch"):
-            items = json.loads(body)
-        if isinstance(items, list):
+        path = self.path.split("?")[0]
+        if path.startswith("/api/v1/"):
+            items = None
+            if self.headers.get("Authorization") == "Bearer " + sys.argv[1] \\
+                    and path.endswith("/batch"):
+                items = json.loads(body)
+            if isinstance(items, list):
+                with lock:
+                    count += len(items)
+            status = 200 if isinstance(items, list) else 400
+        else:
+            try:
+                payload = json.loads(body)
+            except ValueError:
+                payload = {}
+            found = [v for v in payload.values() if isinstance(v, list)] \\
+                if isinstance(payload, dict) else []
             with lock:
-                count += len(items)
-        self.send_response(200 if isinstance(items, list) else 400)
-        self.send_header("Content-Length", "0")
+                paths[path] = paths.get(path, 0) + sum(map(len, found))
+            status = 200
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "2")
         self.end_headers()
+        self.wfile.write(b"{}")
     def log_message(self, *args):
         pass
-server = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+class Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # an SDK that drops its connection as its process exits: nothing to report
+server = Server(("127.0.0.1", 0), Sink)
 threading.Thread(target=server.serve_forever, daemon=True).start()
 print(f"http://127.0.0.1:{server.server_port}", flush=True)
-for _ in sys.stdin:
-    print(count, flush=True)
+for line in sys.stdin:
+    with lock:
+        print(json.dumps(paths) if line.strip() == "*" else count, flush=True)
 """
 
 
@@ -108,6 +132,19 @@ SERVERS = [
     ServerSpec("django / uvicorn", "uvicorn", "examples.django.project.asgi:application", 8),
     ServerSpec("fastapi / uvicorn", "uvicorn", "examples.fastapi.app:app", 8),
 ]
+
+
+def machine() -> str:
+    """The CPU, the system and Python: the first line of each benchmark's output."""
+    model = ""
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as info:
+        model = next((line.split(":", 1)[1].strip() for line in info
+                      if line.startswith("model name")), "")
+    load_average = f", load average {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") \
+        else ""
+    return (f"{model or platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
+            f"{load_average}; {platform.system()} {platform.release()}; "
+            f"Python {platform.python_version()}")
 
 
 def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
@@ -144,6 +181,15 @@ class Receiver:
         self.process.stdin.write("\n")
         self.process.stdin.flush()
         return int(self.process.stdout.readline())
+
+    def counts(self) -> dict[str, int]:
+        """Items received per path, from the other SDKs (the sink only)."""
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write("*\n")
+        self.process.stdin.flush()
+        counts: dict[str, int] = json.loads(self.process.stdout.readline())
+        return counts
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -228,13 +274,14 @@ def _stat(path: Path) -> list[bytes]:
 
 
 @contextlib.contextmanager
-def server(spec: ServerSpec, receiver: Receiver | None,
-           stage: str | None = None) -> Iterator[Target]:
+def server(spec: ServerSpec, receiver: Receiver | None, stage: str | None = None,
+           extra_env: Mapping[str, str] | None = None) -> Iterator[Target]:
     """The example under its server on a free port; tracked into ``receiver`` if given,
     else without credentials (passed through). With ``stage``, hits go only that far
-    (see ``stages_app``)."""
+    (see ``stages_app``); ``extra_env`` is added to its environment."""
     env = {key: value for key, value in os.environ.items()
            if not key.startswith("PIRSCH_") and key != "DJANGO_SETTINGS_MODULE"}
+    env.update(extra_env or {})
     if stage is not None:
         target = spec.target if ":" in spec.target else spec.target + ":application"
         env.update(BENCH_APP=target, BENCH_STAGE=stage)
@@ -307,9 +354,10 @@ class _Connection:
             self.sock = None
 
 
-def load(port: int, connections: int, seconds: float, max_requests: int) -> tuple[int, float]:
+def load(port: int, connections: int, seconds: float, max_requests: int,
+         path: str = PATH) -> tuple[int, float]:
     """Requests answered 200 and requests per second, over ``connections`` threads."""
-    request = (f"GET {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: {UA}\r\n"
+    request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: {UA}\r\n"
                f"Accept: text/html\r\nAccept-Language: en-US,en;q=0.9\r\n\r\n").encode()
     done = [0] * connections
     failed = [0] * connections
@@ -352,9 +400,9 @@ class Variant:
     sent: int = 0  # requests answered, warm-up included
 
     def run(self, target: Target, connections: int, seconds: float,
-            max_requests: int) -> None:
+            max_requests: int, path: str = PATH) -> None:
         cpu_before = cpu_seconds(target.group)
-        count, rps = load(target.port, connections, seconds, max_requests)
+        count, rps = load(target.port, connections, seconds, max_requests, path)
         cpu_after = cpu_seconds(target.group)
         self.sent += count
         self.rps.append(rps)
@@ -460,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
     rounds, seconds, max_requests = (1, 1.0, 20_000) if args.quick \
         else (max(1, args.rounds), 2.0, 100_000)
     if args.stages:
-        print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {pinning}")
+        print(f"{machine()}\n{pinning}")
         receiver = Receiver(args.strict_receiver)
         try:
             for spec in servers:
@@ -470,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nadded: CPU time per request over bare, split into the request threads and "
               "the flusher thread.\nEach stage includes the ones above it.")
         return 0
-    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {pinning}\n"
+    print(f"{machine()}\n{pinning}\n"
           f"{rounds} round(s) of {seconds:.0f} s per server and variant, GET {PATH} "
           f"(a tracked page view); medians\n")
     print(f"{'':24} {'requests/s':^26}   {'CPU µs per request':^32}")

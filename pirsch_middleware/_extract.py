@@ -64,7 +64,8 @@ class RequestData:
         if referrer:
             return referrer
         query = self.url.partition("?")[2]
-        if query:
+        # Parsed only when one of REFERRER_PARAMS may be in it (a name may be encoded).
+        if query and ("ref" in query or "source" in query or "%" in query):
             params = dict(parse_qsl(query))
             for name in REFERRER_PARAMS:
                 if params.get(name):
@@ -237,6 +238,10 @@ def _scope_headers(raw_headers: Any) -> dict[str, str]:
 
 _PLAIN = re.compile(rb"[A-Za-z0-9!$&'()*+,\-./:;=?@\[\]_~%]*")
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9!$&'()*+,\-./:;=@_~]+")  # the same, encoded or not
+# A request target whose path and query read the same encoded or not (no '%' in the path):
+# then it is the URL's path and query as they are.
+_PLAIN_TARGET = re.compile(r"/[A-Za-z0-9!$&'()*+,\-./:;=@_~]*"
+                           r"(?:\?[A-Za-z0-9!$&'()*+,\-./:;=?@\[\]_~%]*)?")
 
 
 def _wire(raw: bytes) -> str:
@@ -336,8 +341,19 @@ def read_request(is_asgi: bool, captured: Captured, proxies: TrustedProxies,
         listen = (server_name, server_port)
         peer = remote_addr or None
         scheme = str(scheme or "http")
-        path = _environ_path(script_name, path_info, raw_uri or request_uri)
-        query = _wire(str(query_string).encode("latin-1", "replace")) if query_string else ""
+        target = raw_uri or request_uri
+        path = query = ""
+        try:  # nearly always: the server's raw target agrees with the CGI variables
+            if path_info[0] == "/" and _PLAIN_TARGET.fullmatch(target):
+                path, _, query = target.partition("?")
+                if path != script_name + path_info or query != query_string:
+                    path = ""
+        except (TypeError, IndexError):  # missing or odd values: the long way
+            path = ""
+        if not path:
+            path = _environ_path(script_name, path_info, target)
+            query = _wire(str(query_string).encode("latin-1", "replace")) \
+                if query_string else ""
 
     get = headers.get
     said = proxies.resolve(peer, get("x-forwarded-for"), get("forwarded"),
@@ -359,7 +375,9 @@ def read_request(is_asgi: bool, captured: Captured, proxies: TrustedProxies,
     url = f"{scheme}://{netloc}{path}"
     if query and len(url) + len(query) < MAX_URL:
         url += "?" + query
-    return RequestData(url=_cut_url(url), ip=said.ip, headers=headers)
+    if len(url) > MAX_URL:
+        url = _cut_url(url)
+    return RequestData(url, said.ip, headers)
 
 
 def _origin_form(path: str) -> str:

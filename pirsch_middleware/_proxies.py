@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import NamedTuple
@@ -19,6 +20,11 @@ __all__ = ["Forwarding", "TrustedProxies", "clean_ip", "parse_forwarded", "right
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOOPBACK = ("127.0.0.0/8", "::1/128")
+# A dotted quad as ipaddress writes it (no leading zeros, ASCII digits): nearly every
+# address a server reports. Checked with this instead of parsed, which costs ~20 times more:
+# a new visitor's address misses the caches below, and that was a third of a hit's cost.
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 
 
 @lru_cache(maxsize=4096)
@@ -39,6 +45,8 @@ def clean_ip(value: str) -> str | None:
     elif text.count(":") == 1:  # IPv4 with a port; bare IPv6 has two or more colons
         text = text.partition(":")[0]
     text = text.partition("%")[0]
+    if _IPV4.fullmatch(text):
+        return text
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
@@ -96,6 +104,9 @@ class TrustedProxies:
                     "(use e.g. '10.0.0.0/8, 127.0.0.1', or '*' for one proxy of any address)"
                 ) from None
         self.networks = tuple(networks)
+        # (network, mask) as integers, for the IPv4 networks: see _is_trusted.
+        self._ipv4 = tuple((int(n.network_address), int(n.netmask)) for n in networks
+                           if n.version == 4)
         listed = ", ".join(str(n) for n in networks)
         self._spec = ", ".join(part for part in ("*" if self.any_peer else "", listed) if part)
         self.is_trusted = lru_cache(maxsize=1024)(self._is_trusted)
@@ -107,6 +118,9 @@ class TrustedProxies:
         """Is ``address`` a listed proxy? (None: a unix-socket peer, a local proxy.)"""
         if address is None:
             return True
+        if _IPV4.fullmatch(address):
+            value = int.from_bytes(socket.inet_aton(address), "big")
+            return any(value & mask == network for network, mask in self._ipv4)
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:

@@ -27,6 +27,15 @@ from pirsch_middleware._proxies import (
     ("999.1.1.1", None),
     ("[2001:db8::1", None),
     ("1" * 100, None),
+    # dotted quads are checked, not parsed: they must read as ipaddress reads them
+    ("0.0.0.0", "0.0.0.0"),
+    ("255.255.255.255", "255.255.255.255"),
+    ("256.1.1.1", None),
+    ("01.2.3.4", None),
+    ("1.2.3", None),
+    ("1.2.3.4.5", None),
+    ("1.2.3.4 5", None),
+    ("\u0661.2.3.4", None),  # an Arabic-Indic digit one: isdigit(), not an address
 ])
 def test_clean_ip(raw: str, expected: str | None) -> None:
     assert clean_ip(raw) == expected
@@ -141,3 +150,19 @@ def test_star_trusts_any_peer_but_no_hop() -> None:
     proxies = TrustedProxies("*")
     assert proxies.trusts_peer("203.0.113.1")
     assert not proxies.is_trusted("203.0.113.1")
+
+
+@pytest.mark.parametrize(("spec", "address", "expected"), [
+    (None, "127.0.0.1", True),
+    (None, "127.255.255.254", True),
+    (None, "128.0.0.1", False),
+    ("10.0.0.0/8, 192.168.1.7", "10.200.3.4", True),
+    ("10.0.0.0/8, 192.168.1.7", "192.168.1.7", True),
+    ("10.0.0.0/8, 192.168.1.7", "192.168.1.8", False),
+    ("0.0.0.0/0", "203.0.113.9", True),
+    ("::/0", "203.0.113.9", False),  # an IPv6 network holds no IPv4 address
+    ("2001:db8::/32", "2001:db8::1", True),
+    ("10.0.0.0/8", "::ffff:10.0.0.1", False),  # clean_ip maps these before asking
+])
+def test_is_trusted(spec: str | None, address: str, expected: bool) -> None:
+    assert TrustedProxies(spec).is_trusted(address) is expected

@@ -109,9 +109,9 @@ def test_api_down_then_up(server: str, receiver: DevServer, tmp_path: Path) -> N
 @pytest.mark.parametrize("server", SERVERS)
 def test_api_hanging_at_shutdown(server: str, receiver: DevServer, tmp_path: Path) -> None:
     """Every flush on the way out shares one shutdown_timeout; what is left is counted."""
-    with serving(server, receiver, tmp_path, flush_interval="60", timeout="30") as process, \
-            Load(process.url, FIREFOX) as load:
-        load.run_for(0.5)
+    with serving(server, receiver, tmp_path, flush_interval="60", timeout="30",
+                 batch_size="5000") as process, Load(process.url, FIREFOX) as load:
+        load.run_for(0.5)  # more than a default batch on a quiet machine: that would go
         receiver.delay = 60  # answers nothing in time
         result = stop(process, receiver, load)
     result.report(server, "API hanging at shutdown")
