@@ -50,7 +50,7 @@ class PirschMiddleware(MiddlewareBase[WSGIApp]):
         def observe(status: str, headers: list[tuple[str, str]],
                     exc_info: ExcInfo | None = None) -> Any:
             if not visit.decided:
-                visit.respond(_status(status), _content_type(headers))
+                _respond(visit, status, headers)
             return start_response(status, headers, exc_info)
 
         try:
@@ -67,18 +67,17 @@ class PirschMiddleware(MiddlewareBase[WSGIApp]):
         return _Deferred(result, visit)
 
 
-def _status(status: str) -> int:
+def _respond(visit: Visit, status: str, headers: list[tuple[str, str]]) -> None:
+    """The response starts: its status code and content type, as WSGI gives them."""
     try:
-        return int(status[:3])
+        code = int(status[:3])
     except (TypeError, ValueError):
-        return 0
-
-
-def _content_type(headers: list[tuple[str, str]]) -> str:
+        code = 0
     for name, value in headers:
         if len(name) == 12 and name.lower() == "content-type":
-            return value
-    return ""
+            visit.respond(code, value)
+            return
+    visit.respond(code, "")
 
 
 class _Deferred:
