@@ -228,11 +228,11 @@ def test_importing_the_package_leaves_the_management_tables_for_the_first_client
 
 def reference_path() -> Path:
     # The reference sits beside the checkouts (../shared), as the project's notes have it.
-    given = os.environ.get("PIRSCH_API_REFERENCE")
+    given = os.environ.get("API_REFERENCE_MD")
     path = Path(given) if given else Path(__file__).resolve().parents[2] / "shared" / \
         "pirsch-api-v1.md"
     if not path.is_file():
-        pytest.skip(f"the API reference is not at {path} (set PIRSCH_API_REFERENCE)")
+        pytest.skip(f"the API reference is not at {path} (set API_REFERENCE_MD)")
     return path
 
 
