@@ -16,8 +16,8 @@ from urllib.parse import parse_qsl, quote, unquote_to_bytes
 
 from ._proxies import TrustedProxies, clean_ip, rightmost
 
-__all__ = ["CLIENT_HINTS", "Captured", "RequestData", "capture", "capturer", "header_value",
-           "peer_address", "read_request"]
+__all__ = ["CLIENT_HINTS", "Captured", "RequestData", "capture", "capturer", "header_run",
+           "header_value", "peer_address", "read_request", "url_of"]
 
 MAX_HEADER = 2048  # longer values are dropped: no browser sends them, garbage does
 # ...except forwarding headers, of which the right end is kept: what the proxies appended.
@@ -25,14 +25,16 @@ MAX_URL = 8192
 CLIENT_HINTS = ("sec_ch_ua", "sec_ch_ua_mobile", "sec_ch_ua_platform",
                 "sec_ch_ua_platform_version", "sec_ch_width", "sec_ch_viewport_width")
 REFERRER_PARAMS = ("ref", "referer", "referrer", "source", "utm_source")
-# The headers we read, by their lower-case, dash-separated names.
-WANTED = frozenset({
-    "host", "user-agent", "accept-language", "dnt", "sec-gpc", "referer",
-    "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded",
-    "purpose", "x-purpose", "x-moz", "sec-purpose",
-    *(hint.replace("_", "-") for hint in CLIENT_HINTS),
-    "sec-fetch-dest", "sec-fetch-mode",  # browser navigations (_rules.navigation)
-})
+# The headers we read, by their lower-case, dash-separated names, in three runs: what the
+# browser says of itself (the same for all of a visitor's requests), who forwarded the
+# request, and where it went (with "referer", from where).
+BROWSER_HEADERS = ("user-agent", "accept-language", "dnt", "sec-gpc",
+                   "purpose", "x-purpose", "x-moz", "sec-purpose",  # prefetches (_rules)
+                   "sec-fetch-dest", "sec-fetch-mode",  # browser navigations (_rules)
+                   *(hint.replace("_", "-") for hint in CLIENT_HINTS))
+FORWARDING_HEADERS = ("x-forwarded-for", "forwarded", "x-forwarded-proto",
+                      "x-forwarded-host")
+WANTED = frozenset({*BROWSER_HEADERS, *FORWARDING_HEADERS, "host", "referer"})
 LIST_HEADERS = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
                           "forwarded"})
 # Stands for the left part of a forwarding header too long to keep: a hop that nobody can
@@ -124,21 +126,36 @@ def _add(headers: dict[str, str], name: str, value: str | bytes) -> None:
 # collector would walk all of them again and again (~15 µs per hit under gunicorn).
 # A tuple of strings is not even tracked by the collector once it has seen it.
 Captured = tuple[Any, ...]
-# WSGI: the headers we read (by environ key, looked up directly instead of scanning the
-# environ), then the CGI variables.
-_ENVIRON_HEADERS = tuple(("HTTP_" + name.upper().replace("-", "_"), name)
-                         for name in sorted(WANTED))
-_HEADER_NAMES = tuple(name for _, name in _ENVIRON_HEADERS)
-_ENVIRON_VARIABLES = ("wsgi.url_scheme", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME",
-                      "PATH_INFO", "QUERY_STRING", "RAW_URI", "REQUEST_URI", "REMOTE_ADDR")
-ENVIRON_FIELDS = (*(key for key, _ in _ENVIRON_HEADERS), *_ENVIRON_VARIABLES)
-_VARIABLES_AT = len(_ENVIRON_HEADERS)
+# WSGI: the values read, by environ key (looked up directly instead of scanning the
+# environ), in runs that the flusher's caches (``_memo``) take as they are: the browser's
+# headers; the peer and the forwarding headers; the Host header and the CGI variables of
+# the URL; the referrer.
+def _environ_key(name: str) -> str:
+    return "HTTP_" + name.upper().replace("-", "_")
+
+
+_URL_VARIABLES = ("wsgi.url_scheme", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME",
+                  "PATH_INFO", "QUERY_STRING", "RAW_URI", "REQUEST_URI")
+ENVIRON_FIELDS = (*map(_environ_key, BROWSER_HEADERS), "REMOTE_ADDR",
+                  *map(_environ_key, FORWARDING_HEADERS), _environ_key("host"),
+                  *_URL_VARIABLES, _environ_key("referer"))
+BROWSER_RUN = slice(0, len(BROWSER_HEADERS))
+SENDER_RUN = slice(BROWSER_RUN.stop, BROWSER_RUN.stop + 1 + len(FORWARDING_HEADERS))
+REMOTE_ADDR_AT = SENDER_RUN.start
+HOST_AT = SENDER_RUN.stop
+URL_RUN = slice(HOST_AT + 1, HOST_AT + 1 + len(_URL_VARIABLES))
+REFERER_AT = URL_RUN.stop
 SCRIPT_NAME_AT = ENVIRON_FIELDS.index("SCRIPT_NAME")
 PATH_INFO_AT = ENVIRON_FIELDS.index("PATH_INFO")
-REMOTE_ADDR_AT = ENVIRON_FIELDS.index("REMOTE_ADDR")
-SCOPE_FIELDS = ("headers", "scheme", "server", "client", "root_path", "path", "raw_path",
+# (position in what was captured, header name) of every header.
+_ENVIRON_HEADERS = tuple((at, key[5:].lower().replace("_", "-"))
+                         for at, key in enumerate(ENVIRON_FIELDS) if key.startswith("HTTP_"))
+# ASGI: the headers as they are (all of them: the list is the server's), then the rest,
+# the client first: what follows it is the URL's.
+SCOPE_FIELDS = ("headers", "client", "scheme", "server", "root_path", "path", "raw_path",
                 "query_string")
 _SCOPE_REST = SCOPE_FIELDS[1:]
+SCOPE_URL_RUN = slice(2, len(SCOPE_FIELDS))
 # ASGI header names are lower-case bytes (the spec says so; servers comply).
 _SCOPE_NAMES = {name.encode("latin-1"): name for name in WANTED}
 
@@ -162,7 +179,7 @@ def capturer(header: str | None = None) -> Capture:
     reads it). An ASGI request keeps all its headers anyway."""
     if header is None:
         return capture
-    key = "HTTP_" + header.upper().replace("-", "_")
+    key = _environ_key(header)
 
     def capture_with_header(is_asgi: bool, request: Mapping[str, Any]) -> Captured:
         if is_asgi:
@@ -194,14 +211,18 @@ def header_value(is_asgi: bool, captured: Captured, name: str) -> str:
 def peer_address(is_asgi: bool, captured: Captured) -> str | None:
     """The address the request came from (the peer), as the server reported it."""
     if is_asgi:
-        client = captured[3]
+        client = captured[1]
         return str(client[0]) if client else None
     return captured[REMOTE_ADDR_AT] or None
 
 
-def _environ_headers(captured: Captured) -> dict[str, str]:
+def _environ_headers(captured: Captured,
+                     fields: tuple[tuple[int, str], ...] = _ENVIRON_HEADERS,
+                     ) -> dict[str, str]:
+    """The headers among what ``capture`` kept of an environ (``fields``: where)."""
     headers: dict[str, str] = {}
-    for name, value in zip(_HEADER_NAMES, captured, strict=False):  # headers come first
+    for at, name in fields:
+        value = captured[at]
         if not value:
             continue
         if value.__class__ is str and len(value) <= MAX_HEADER and value.isascii():
@@ -209,6 +230,17 @@ def _environ_headers(captured: Captured) -> dict[str, str]:
         elif isinstance(value, str):
             _add(headers, name, value)
     return headers
+
+
+def header_run(is_asgi: bool, names: tuple[str, ...], values: tuple[Any, ...],
+               ) -> dict[str, str]:
+    """The headers ``names`` whose raw values (an environ's, or a scope's: ``None`` when
+    absent) are ``values``, read as ``read_request`` reads them."""
+    if is_asgi:
+        return _scope_headers([(name.encode("latin-1"), value)
+                               for name, value in zip(names, values, strict=True)
+                               if value is not None])
+    return _environ_headers(values, tuple(enumerate(names)))
 
 
 def _scope_headers(raw_headers: Any) -> dict[str, str]:
@@ -326,21 +358,39 @@ def read_request(is_asgi: bool, captured: Captured, proxies: TrustedProxies,
     both through), and the ``Host`` header does.
     """
     if is_asgi:
-        raw_headers, scheme, listen, client, root_path, scope_path, raw_path, query_raw \
-            = captured
-        headers = _scope_headers(raw_headers)
+        headers = _scope_headers(captured[0])
+        client = captured[1]
         peer = str(client[0]) if client else None
-        scheme = str(scheme or "http")
+        fields = captured[SCOPE_URL_RUN]
+    else:
+        headers = _environ_headers(captured)
+        peer = captured[REMOTE_ADDR_AT] or None
+        fields = captured[URL_RUN]
+    get = headers.get
+    said = proxies.resolve(peer, get("x-forwarded-for"), get("forwarded"),
+                           get("x-forwarded-proto"), get("x-forwarded-host"))
+    host = get("host", "")
+    if forwarded_host:
+        if said.host:
+            host = said.host
+        elif "x-forwarded-host" in headers and _resolved_by_server(proxies, peer, headers):
+            host = rightmost(headers["x-forwarded-host"])
+    return RequestData(url_of(is_asgi, fields, host, said.proto), said.ip, headers)
+
+
+def url_of(is_asgi: bool, fields: tuple[Any, ...], host: str, proto: str) -> str:
+    """The URL of a request: its own fields (``SCOPE_URL_RUN`` of what was captured of a
+    scope, or ``URL_RUN`` of an environ's), the host it was asked for, and the scheme a
+    trusted proxy said it was asked with (``proto``, "" when none did)."""
+    if is_asgi:
+        scheme, listen, root_path, scope_path, raw_path, query_raw = fields
         path = _scope_path(root_path, scope_path, raw_path)
         query = _wire(bytes(query_raw)) if query_raw \
             and isinstance(query_raw, (bytes, bytearray)) else ""
     else:
-        headers = _environ_headers(captured)
         (scheme, server_name, server_port, script_name, path_info, query_string, raw_uri,
-         request_uri, remote_addr) = captured[_VARIABLES_AT:]
+         request_uri) = fields
         listen = (server_name, server_port)
-        peer = remote_addr or None
-        scheme = str(scheme or "http")
         target = raw_uri or request_uri
         path = query = ""
         try:  # nearly always: the server's raw target agrees with the CGI variables
@@ -354,19 +404,10 @@ def read_request(is_asgi: bool, captured: Captured, proxies: TrustedProxies,
             path = _environ_path(script_name, path_info, target)
             query = _wire(str(query_string).encode("latin-1", "replace")) \
                 if query_string else ""
-
-    get = headers.get
-    said = proxies.resolve(peer, get("x-forwarded-for"), get("forwarded"),
-                           get("x-forwarded-proto"), get("x-forwarded-host"))
-    proxied_scheme = said.proto in DEFAULT_PORTS
+    scheme = str(scheme or "http")
+    proxied_scheme = proto in DEFAULT_PORTS
     if proxied_scheme:
-        scheme = said.proto
-    host = get("host", "")
-    if forwarded_host:
-        if said.host:
-            host = said.host
-        elif "x-forwarded-host" in headers and _resolved_by_server(proxies, peer, headers):
-            host = rightmost(headers["x-forwarded-host"])
+        scheme = proto
     scheme = scheme.lower() if scheme.lower() in DEFAULT_PORTS else "http"
     netloc = _host(host, scheme) or _host(_server_host(listen, not proxied_scheme), scheme) \
         or "localhost"
@@ -377,7 +418,7 @@ def read_request(is_asgi: bool, captured: Captured, proxies: TrustedProxies,
         url += "?" + query
     if len(url) > MAX_URL:
         url = _cut_url(url)
-    return RequestData(url, said.ip, headers)
+    return url
 
 
 def _origin_form(path: str) -> str:

@@ -10,14 +10,10 @@ encoded.
 from __future__ import annotations
 
 import json
-import math
 import re
-import time
-from collections.abc import Callable, Iterable, Mapping
-from functools import lru_cache
+from collections.abc import Callable, Iterable
 
 from ._extract import (
-    CLIENT_HINTS,
     ENVIRON_FIELDS,
     Captured,
     RequestData,
@@ -25,8 +21,10 @@ from ._extract import (
     peer_address,
     read_request,
 )
+from ._fragments import browser_json, event_json, format_time, page_json, string
 from ._items import EVENT, HIT, KIND_NAMES, SESSION, Item
 from ._logs import logger
+from ._memo import Memo
 from ._outgoing import BeforeSend, Outgoing
 from ._proxies import TrustedProxies
 from ._rules import BEFORE_SEND, VisitorRules
@@ -35,35 +33,7 @@ from ._watch import Watcher
 
 __all__ = ["Encoder"]
 
-# The JSON key (as written after the previous field) -> the request header, sent as they
-# are when present.
-PASSED_HEADERS = tuple((f',"{field}":', field.replace("_", "-"))
-                       for field in ("dnt", *CLIENT_HINTS))
-_to_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_string: Callable[[str], str] = json.encoder.encode_basestring
-MAX_META = 100
 _SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-@lru_cache(maxsize=64)
-def _second(seconds: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-
-
-def format_time(epoch: float) -> str:
-    """RFC 3339 in UTC with microseconds; the seconds part is cached (they repeat)."""
-    seconds = int(epoch)
-    return f"{_second(seconds)}.{int((epoch - seconds) * 1e6):06d}Z"
-
-
-def _scalar(value: object) -> str | int | float | bool | None:
-    if value is None:
-        return None
-    if isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    return str(value)
 
 
 class Encoder:
@@ -84,6 +54,9 @@ class Encoder:
         self.scrub = QueryScrubber(names) if names else None
         self.before_send = BeforeSend(before_send) if before_send is not None else None
         self.watcher: Watcher | None = None  # debug mode, a test's recorder
+        # The short way, for what nothing needs to see read afresh.
+        self.memo = Memo(proxies, self.visitors, self.scrub, forwarded_host) \
+            if before_send is None and client_ip_header is None else None
 
     def read(self, is_asgi: bool, captured: Captured) -> RequestData:
         """What an item's request says: its URL, IP and headers."""
@@ -93,6 +66,21 @@ class Encoder:
 
     def encode(self, item: Item) -> bytes | None:
         """The item's JSON, or None when it is filtered out."""
+        kind, epoch, is_asgi, captured, extra = item
+        memo = self.memo
+        if memo is not None and kind != SESSION and self.watcher is None \
+                and not self.visitors.test_clients:
+            done = memo.encode(kind, epoch, is_asgi, captured, extra)
+            if done.__class__ is bytes:
+                return done
+            if done is not None:
+                logger.debug("not sending %s for %s: %s", KIND_NAMES[kind], done[1], done[0])
+                return None
+        return self.encode_afresh(item)
+
+    def encode_afresh(self, item: Item) -> bytes | None:
+        """``encode`` the long way: the request read afresh (``read``), and every hook
+        and watcher told."""
         kind, epoch, is_asgi, captured, extra = item
         data = self.read(is_asgi, captured)
         reason = self.visitors.excluded(data)
@@ -123,22 +111,16 @@ class Encoder:
                                  BEFORE_SEND)
                 return None
             ip, user_agent, url, language, referrer, epoch, extra = shaped
-        # Written out by hand: json.dumps of a dict costs twice as much, per item.
-        parts = ['{"ip":', _string(ip), ',"user_agent":', _string(user_agent)]
+        parts = ['{"ip":', string(ip)]
         if kind != SESSION:
-            parts += (',"url":', _string(url))
-            if language:
-                parts += (',"accept_language":', _string(language))
+            parts += (',"url":', string(url))
             if referrer:
-                parts += (',"referrer":', _string(referrer))
-        for key, header in PASSED_HEADERS:
-            value = get(header)
-            if value:
-                parts += (key, _string(value))
+                parts += (',"referrer":', string(referrer))
+        parts.append(browser_json(user_agent, language if kind != SESSION else "", get))
         if kind == HIT and extra:
-            self._page(parts, extra[0], extra[1])
+            parts.append(page_json(extra[0], extra[1]))
         elif kind == EVENT:
-            self._event(parts, *extra)
+            parts.append(event_json(*extra))
         parts += (',"time":"', format_time(epoch), '"}')
         text = "".join(parts)
         try:
@@ -165,24 +147,3 @@ class Encoder:
             if ip is not None:
                 data.ip = ip
         return data
-
-    @staticmethod
-    def _page(parts: list[str], title: str | None, tags: Mapping[str, object] | None) -> None:
-        if title:
-            parts += (',"title":', _string(str(title)[:512]))
-        if tags:
-            parts += (',"tags":{', ",".join([f"{_string(str(k))}:{_string(str(v))}"
-                                             for k, v in tags.items() if v is not None]), "}")
-
-    @staticmethod
-    def _event(parts: list[str], name: str, meta: Mapping[str, object] | None,
-               duration: float | None, non_interactive: bool) -> None:
-        parts += (',"event_name":', _string(name))
-        if duration is not None and math.isfinite(duration):
-            parts += (',"event_duration":', str(max(0, int(duration))))
-        if meta:
-            clean = {str(k): _scalar(v) for k, v in list(meta.items())[:MAX_META]}
-            parts += (',"event_meta":', _to_json({k: v for k, v in clean.items()
-                                                   if v is not None}))
-        if non_interactive:
-            parts.append(',"non_interactive":true')

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("pirsch_middleware")
 
 __all__ = ["DEFAULT_EXCLUDED_PREFIXES", "IF_NAVIGATION", "REASONS", "PageView", "Rules",
-           "VisitorRules", "is_bot", "is_untyped", "navigation"]
+           "VisitorRules", "is_bot", "is_untyped", "navigation", "page_reason"]
 
 # Why a request is not a page view (or an item is not sent), as logs and tests name it.
 METHOD, EXCLUDED, STATUS, CONTENT_TYPE, SHOULD_TRACK, DONT_TRACK = (
@@ -274,6 +274,13 @@ def navigation(dest: str, mode: str, frames: bool = False) -> bool | None:
     return None
 
 
+def page_reason(navigated: bool | None, unless: str | None = None) -> str | None:
+    """``VisitorRules.page_reason`` of a request whose ``navigated`` is known."""
+    if navigated is None:
+        return unless
+    return None if navigated else NOT_NAVIGATION
+
+
 class VisitorRules:
     """Which visitors' requests are not sent, decided from their headers (in the flusher)::
 
@@ -295,20 +302,28 @@ class VisitorRules:
         the browser did not navigate to it. ``unless``: the hit is a page view only as a
         navigation (``IF_NAVIGATION``), and this is why not when the browser does not say.
         """
-        said = navigation(headers.get("sec-fetch-dest", "").lower(),
+        return page_reason(self.navigated(headers), unless)
+
+    def navigated(self, headers: Mapping[str, str]) -> bool | None:
+        """Did the browser navigate to the response (``navigation``)? None: not said."""
+        return navigation(headers.get("sec-fetch-dest", "").lower(),
                           headers.get("sec-fetch-mode", "").lower(), self.track_frames)
-        if said is None:
-            return unless
-        return None if said else NOT_NAVIGATION
 
     def excluded(self, data: RequestData) -> str | None:
         """Why this visitor's request must not be sent, or None."""
-        get = data.headers.get
+        reason = self.header_reason(data.headers)
+        if reason == NO_USER_AGENT:
+            return reason
+        if data.ip is None and not self.test_clients:
+            return NO_IP
+        return reason
+
+    def header_reason(self, headers: Mapping[str, str]) -> str | None:
+        """``excluded``, as far as the headers tell (all but the IP)."""
+        get = headers.get
         ua = get("user-agent")
         if not ua and not self.test_clients:
             return NO_USER_AGENT
-        if data.ip is None and not self.test_clients:
-            return NO_IP
         if self.respect_dnt and (get("dnt") == "1" or get("sec-gpc") == "1"):
             return DNT
         if self.filter_bots and ua and is_bot(ua):

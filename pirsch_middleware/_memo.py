@@ -1,0 +1,187 @@
+"""The flusher's short way to an item's JSON: the runs of a request's raw values that
+repeat from request to request are read, checked and encoded once, and kept as JSON
+fragments (``_fragments``):
+
+- what the browser says of itself (user agent, language, client hints, Do-Not-Track,
+  prefetch and ``Sec-Fetch-*`` headers): the same for all of a visitor's requests, and a
+  site sees few browsers; with it, whether the visitor rules exclude them;
+- who sent the request (the peer and the forwarding headers): the visitor's IP, and the
+  scheme and host a trusted proxy said;
+- where it went (the Host header, the scheme, path and query): the URL, scrubbed;
+- the Referer header, scrubbed.
+
+Each is a function of its raw values and of the encoder's options only, so what is kept
+is what the long way (``read_request``, ``VisitorRules``) gives, and the JSON is the same
+to the byte (tests/test_memo.py checks it over a table of odd requests). Anything out of
+the ordinary goes the long way: ``Memo.encode`` answers None, e.g. for an ASGI request
+with a repeated or upper-case header name, an unhashable value, or an
+``X-Forwarded-Host`` that only the server's own proxy handling could vouch for.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from ._extract import (
+    BROWSER_HEADERS,
+    BROWSER_RUN,
+    FORWARDING_HEADERS,
+    HOST_AT,
+    REFERER_AT,
+    SCOPE_URL_RUN,
+    SENDER_RUN,
+    URL_RUN,
+    Captured,
+    RequestData,
+    header_run,
+    url_of,
+)
+from ._fragments import browser_json, event_json, format_time, page_json, string
+from ._items import HIT
+from ._proxies import TrustedProxies
+from ._rules import NO_IP, NO_USER_AGENT, VisitorRules, page_reason
+from ._scrub import QueryScrubber
+
+__all__ = ["Memo"]
+
+T = TypeVar("T")
+LIMIT = 4096  # entries per cache; a full one starts afresh (a site may have many pages)
+_BROWSER_NAMES = tuple(name.encode("latin-1") for name in BROWSER_HEADERS)
+_FORWARDING_NAMES = tuple(name.encode("latin-1") for name in FORWARDING_HEADERS)
+_HOST, _REFERER = b"host", b"referer"
+
+# What is kept:
+# browser: (why its requests are not sent or None, navigated (True/False/None), JSON);
+Browser = tuple[str | None, bool | None, str]
+# sender: (the visitor's IP as JSON or None, proto and host a trusted proxy said, whether
+# an X-Forwarded-Host came along);
+Sender = tuple[str | None, str, str, bool]
+# page: (URL as read, its JSON once scrubbed, the JSON of the referrer its query names or
+# "").
+Page = tuple[str, str, str]
+
+
+class Memo:
+    """The caches of one ``Encoder`` (whose options they depend on)."""
+
+    def __init__(self, proxies: TrustedProxies, visitors: VisitorRules,
+                 scrub: QueryScrubber | None, forwarded_host: bool) -> None:
+        self.proxies = proxies
+        self.visitors = visitors
+        self.scrub = scrub
+        self.forwarded_host = forwarded_host
+        # One of each for WSGI (str values) and ASGI (bytes values), by is_asgi.
+        self._browsers: tuple[dict[Any, Browser], ...] = ({}, {})
+        self._senders: tuple[dict[Any, Sender], ...] = ({}, {})
+        self._pages: tuple[dict[Any, Page], ...] = ({}, {})
+        self._referrers: tuple[dict[Any, str], ...] = ({}, {})
+
+    def encode(self, kind: int, epoch: float, is_asgi: bool, captured: Captured,
+               extra: Any) -> bytes | tuple[str, str] | None:
+        """A hit's or event's JSON, or (why it is not sent, its URL), or None: go the long
+        way."""
+        if is_asgi:
+            raw = captured[0]
+            try:
+                headers = dict(raw)
+                if len(headers) != len(raw) or not b"".join(headers).islower():
+                    return None  # a repeated header, or names not as the spec says
+            except (TypeError, ValueError):
+                return None
+            get = headers.get
+            browser_key: Any = tuple(map(get, _BROWSER_NAMES))
+            client = captured[1]  # (host, port): the port is the connection's, not kept
+            try:
+                sender_key: Any = (client[0] if client else None, *map(get, _FORWARDING_NAMES))
+            except (TypeError, LookupError):
+                return None
+            host, fields, referer = get(_HOST), captured[SCOPE_URL_RUN], get(_REFERER)
+        else:
+            browser_key = captured[BROWSER_RUN]
+            sender_key = captured[SENDER_RUN]
+            host, fields, referer = captured[HOST_AT], captured[URL_RUN], captured[REFERER_AT]
+        try:
+            browser = self._browsers[is_asgi].get(browser_key) \
+                or self._browser(is_asgi, browser_key)
+            sender = self._senders[is_asgi].get(sender_key) \
+                or self._sender(is_asgi, sender_key)
+            ip, proto, said_host, forwarded_host = sender
+            override = None
+            if self.forwarded_host:
+                if said_host:
+                    override = said_host
+                elif forwarded_host:
+                    return None  # read_request decides from the peer and X-Forwarded-For
+            page_key = (proto, override, host, fields)
+            page = self._pages[is_asgi].get(page_key) \
+                or self._page(is_asgi, page_key)
+            referrer = (self._referrers[is_asgi].get(referer)
+                        or self._referrer(is_asgi, referer)) if referer else ""
+        except TypeError:  # an unhashable value in the request: the long way
+            return None
+        reason, navigated, browser_json_ = browser
+        if reason != NO_USER_AGENT and ip is None:
+            reason = NO_IP
+        if reason is None and kind == HIT:
+            reason = page_reason(navigated, extra[2] if extra and len(extra) > 2 else None)
+        if reason is not None:
+            return reason, page[0]
+        if not extra:
+            tail = ""
+        elif kind == HIT:
+            tail = page_json(extra[0], extra[1])
+        else:
+            tail = event_json(*extra)
+        text = (f'{{"ip":{ip}{page[1]}{referrer or page[2]}{browser_json_}{tail}'
+                f',"time":"{format_time(epoch)}"}}')
+        try:
+            return text.encode()
+        except UnicodeEncodeError:  # a lone surrogate in a title, tag or event
+            return None
+
+    def _browser(self, is_asgi: bool, key: tuple[Any, ...]) -> Browser:
+        headers = header_run(is_asgi, BROWSER_HEADERS, key)
+        get = headers.get
+        entry = (self.visitors.header_reason(headers), self.visitors.navigated(headers),
+                 browser_json(get("user-agent", ""), get("accept-language", ""), get))
+        return _keep(self._browsers[is_asgi], key, entry)
+
+    def _sender(self, is_asgi: bool, key: tuple[Any, ...]) -> Sender:
+        peer = key[0]
+        peer = (None if peer is None else str(peer)) if is_asgi else peer or None
+        headers = header_run(is_asgi, FORWARDING_HEADERS, key[1:])
+        get = headers.get
+        said = self.proxies.resolve(peer, get("x-forwarded-for"), get("forwarded"),
+                                    get("x-forwarded-proto"), get("x-forwarded-host"))
+        entry = (None if said.ip is None else string(said.ip), said.proto, said.host,
+                 "x-forwarded-host" in headers)
+        return _keep(self._senders[is_asgi], key, entry)
+
+    def _page(self, is_asgi: bool, key: tuple[Any, ...]) -> Page:
+        proto, override, host, fields = key
+        if override is None:
+            override = header_run(is_asgi, ("host",), (host,)).get("host", "")
+        url = sent = url_of(is_asgi, fields, override, proto)
+        referrer = RequestData(url, None, {}).referrer  # one the query names
+        scrub = self.scrub
+        if scrub is not None:
+            sent, referrer = scrub(url), scrub(referrer)
+        entry = (url, ',"url":' + string(sent),
+                 ',"referrer":' + string(referrer) if referrer else "")
+        return _keep(self._pages[is_asgi], key, entry)
+
+    def _referrer(self, is_asgi: bool, raw: Any) -> str:
+        referrer = header_run(is_asgi, ("referer",), (raw,)).get("referer", "")
+        if referrer and self.scrub is not None:
+            referrer = self.scrub(referrer)
+        entry = ',"referrer":' + string(referrer) if referrer else ""
+        if entry:  # "": the page's own (from its query), not kept
+            _keep(self._referrers[is_asgi], raw, entry)
+        return entry
+
+
+def _keep(cache: dict[Any, T], key: Any, entry: T) -> T:
+    if len(cache) >= LIMIT:
+        cache.clear()
+    cache[key] = entry
+    return entry

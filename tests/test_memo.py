@@ -1,0 +1,145 @@
+"""The flusher's short way to an item's JSON (``_memo``: what repeats is read once and
+kept) gives the bytes the long way (the request read afresh) gives, for every request in
+the request table and a few only the short way could get wrong, cold and warm."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pirsch_middleware import Tracker
+from pirsch_middleware._config import split_options
+from pirsch_middleware._items import Item, event, page_view
+from pirsch_middleware._memo import LIMIT
+from pirsch_middleware._payload import Encoder
+from pirsch_middleware._rules import NOT_MODIFIED
+
+from .requests_table import Case
+from .test_request_table import CASES, FETCH, NAVIGATE, PROXY
+
+ODD = [
+    Case("upper-case header names (ASGI: the long way)",
+         headers=[(b"Accept-Language", b"de"), (b"X-Forwarded-For", b"198.51.100.1")],
+         peer=PROXY),
+    Case("a repeated header (ASGI: the long way)",
+         headers=[(b"accept-language", b"de"), (b"accept-language", b"fr")]),
+    Case("repeated cookies beside the headers read", headers=[(b"cookie", b"a=1"),
+                                                             (b"cookie", b"b=2")]),
+    Case("client hints and Do-Not-Track 0", headers=[
+        (b"sec-ch-ua", b'"Chromium";v="120"'), (b"sec-ch-ua-mobile", b"?0"),
+        (b"sec-ch-ua-platform", b'"Linux"'), (b"dnt", b"0"), (b"sec-ch-width", b"1280")]),
+    Case("a language in Latin-1", headers=[(b"accept-language", b"fr-\xe9")]),
+    Case("a language in UTF-8", headers=[(b"accept-language", "fr-é".encode())]),
+    Case("a referrer with a secret", headers=[(b"referer", b"https://a.example/?token=x")]),
+    Case("a blank referrer: the query's", query=b"ref=news",
+         headers=[(b"referer", b"  ")]),
+    Case("a referrer over 2 KB: the query's", query=b"utm_source=mail",
+         headers=[(b"referer", b"https://a.example/" + b"x" * 3000)]),
+    Case("a user agent over 2 KB", user_agent=b"Mozilla/5.0 " + b"x" * 3000),
+    Case("a bot", user_agent=b"Googlebot/2.1 (+http://www.google.com/bot.html)"),
+    Case("Global Privacy Control", headers=[(b"sec-gpc", b"1")]),
+    Case("a prefetch", headers=[(b"sec-purpose", b"prefetch")]),
+    Case("a navigation", headers=NAVIGATE),
+    Case("a fetch()", headers=FETCH),
+    Case("frames tracked", headers=[(b"sec-fetch-dest", b"iframe"),
+                                    (b"sec-fetch-mode", b"navigate")],
+         options={"track_frames": True}),
+    Case("no peer address", peer=None),
+    Case("an IPv6 peer", peer="2001:db8::1"),
+    Case("an IPv4-mapped peer", peer="::ffff:198.51.100.7"),
+    Case("X-Forwarded-Host from a trusted proxy, forwarded_host on", peer=PROXY,
+         headers=[(b"x-forwarded-for", b"198.51.100.1"),
+                  (b"x-forwarded-host", b"shop.example")],
+         options={"forwarded_host": True}),
+    Case("Forwarded host from a trusted proxy, forwarded_host on", peer=PROXY,
+         headers=[(b"forwarded", b"for=198.51.100.1;host=shop.example;proto=https")],
+         options={"forwarded_host": True}),
+    Case("X-Forwarded-Host after the server resolved the proxy, forwarded_host on",
+         peer="198.51.100.1", headers=[(b"x-forwarded-for", b"198.51.100.1"),
+                                       (b"x-forwarded-host", b"shop.example")],
+         options={"forwarded_host": True}),
+    Case("X-Forwarded-Host from a visitor, forwarded_host on",
+         headers=[(b"x-forwarded-host", b"evil.example")], options={"forwarded_host": True}),
+    Case("nothing scrubbed", query=b"token=abc", options={"scrub_query": []}),
+    Case("Do-Not-Track ignored", headers=[(b"dnt", b"1")], options={"respect_dnt": False}),
+    Case("bots kept", user_agent=b"curl/8.0", options={"filter_bots": False}),
+]
+SHORT_WAY = [case for case in CASES + ODD
+             if not {"before_send", "client_ip_header"} & set(case.options)]
+
+
+class Reasons:
+    """A watcher: why the long way did not send an item."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def not_sent(self, kind: str, url: str, reason: str) -> None:
+        self.seen.append((reason, url))
+
+    def sending(self, kind: str, item: dict[str, Any]) -> None:
+        pass
+
+
+def items(case: Case, kind: str) -> list[Item]:
+    request = case.environ() if kind == "wsgi" else case.scope()
+    return [page_view(request, at=1714979289.123456),
+            page_view(request, at=1714979289.5, title="Prices \u00e9t\u00e9",
+                      tags={"plan": "pro", "none": None}),  # type: ignore[dict-item]
+            page_view(request, unless_navigation=NOT_MODIFIED),
+            event(request, "Signup", meta={"plan": "pro", "n": 3, "ok": True, "x": None},
+                  duration=1.5, non_interactive=True)]
+
+
+def encoder_for(case: Case) -> Encoder:
+    tracker_options, _ = split_options(case.options)
+    encoder: Encoder = Tracker(access_key="pa_test", environ={}, **tracker_options)._encoder
+    assert encoder.memo is not None
+    return encoder
+
+
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+@pytest.mark.parametrize("case", SHORT_WAY, ids=[c.id for c in SHORT_WAY])
+def test_the_short_way_gives_the_long_ways_json(case: Case, kind: str) -> None:
+    encoder = encoder_for(case)
+    for item in items(case, kind):
+        cold, warm = encoder.encode(item), encoder.encode(item)
+        assert cold == warm == encoder.encode_afresh(item)
+
+
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+@pytest.mark.parametrize("case", SHORT_WAY, ids=[c.id for c in SHORT_WAY])
+def test_the_short_way_gives_the_long_ways_reason(case: Case, kind: str) -> None:
+    encoder = encoder_for(case)
+    memo = encoder.memo
+    assert memo is not None
+    for item in items(case, kind):
+        short = memo.encode(item[0], item[1], item[2], item[3], item[4])
+        if short is None or short.__class__ is bytes:
+            continue
+        encoder.watcher = reasons = Reasons()
+        assert encoder.encode_afresh(item) is None
+        assert reasons.seen == [short]
+
+
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+def test_ordinary_requests_take_the_short_way(kind: str) -> None:
+    case = Case("ordinary", query=b"a=1", headers=[
+        (b"accept-language", b"en"), (b"referer", b"https://a.example/"), *NAVIGATE,
+        (b"cookie", b"session=1"), (b"accept", b"text/html")])
+    encoder = encoder_for(case)
+    memo = encoder.memo
+    assert memo is not None
+    for item in items(case, kind):
+        assert memo.encode(item[0], item[1], item[2], item[3], item[4]).__class__ is bytes
+
+
+def test_a_full_cache_starts_afresh() -> None:
+    encoder = encoder_for(Case("pages"))
+    memo = encoder.memo
+    assert memo is not None
+    for n in range(LIMIT + 10):
+        item = page_view(Case("page", path=f"/p/{n}".encode()).environ())
+        assert encoder.encode(item) == encoder.encode_afresh(item)
+    assert 0 < len(memo._pages[False]) <= LIMIT
