@@ -93,6 +93,10 @@ class Credentials:
                     f"both an access key and oAuth client credentials are set ({source}): "
                     "set either access_key alone or client_id with client_secret"
                 )
+            if not access_key.isascii():  # it goes in a header as it is
+                raise ValueError(f"access_key must be ASCII (a Pirsch access key is "
+                                 f"{ACCESS_KEY_PREFIX!r} and letters and digits); check the "
+                                 f"value set in {source}")
             if not access_key.startswith(ACCESS_KEY_PREFIX):
                 raise ValueError(
                     f"access_key must start with {ACCESS_KEY_PREFIX!r} (a Pirsch access key); "

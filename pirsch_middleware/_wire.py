@@ -84,7 +84,6 @@ class Wire:
         self._timeout = timeout
         self._context: ssl.SSLContext | None = None
         self._sock: socket.socket | None = None
-        self.connections = 0  # opened so far: the tests' view of reuse
 
     def post(self, path: str, body: bytes, authorization: str) -> Answer:
         """POST ``body`` (JSON) to ``path`` under the base URL; raises ``WireError``.
@@ -139,7 +138,6 @@ class Wire:
             except OSError as exc:  # ssl.SSLError too: a certificate that does not verify
                 sock.close()
                 raise WireError("ConnectError", str(exc)) from None
-        self.connections += 1
         self._sock = sock
         return sock
 

@@ -210,3 +210,10 @@ def test_access_key_is_its_own_token() -> None:
     auth = PirschAuth(Credentials(access_key="pa_k"), "http://127.0.0.1:9")  # never asked
     assert auth.token(timeout=1) == "pa_k"
     assert auth.token_requests == 0
+
+
+def test_an_access_key_that_cannot_be_a_header_fails_at_construction() -> None:
+    """It goes into the Authorization header as it is; a non-ASCII one used to fail only
+    in the flusher, with each batch."""
+    with pytest.raises(ValueError, match="access_key must be ASCII"):
+        Credentials.resolve(access_key="pa_schlüssel")
