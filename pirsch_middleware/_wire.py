@@ -150,34 +150,31 @@ class Wire:
         return self._context
 
     def _exchange(self, sock: socket.socket, data: bytes, *, reused: bool) -> Answer:
-        phase = "Write"
+        side, answered = "Write", False  # the httpx name's first half; a status line came
         try:
             sock.sendall(data)
-            phase = "Read"
+            side = "Read"
             response = http.client.HTTPResponse(sock, method="POST")
             response.begin()
-            phase = "Body"
+            answered = True
             content = response.read()
         except STALE as exc:
             self.close()
-            if reused and phase != "Body":
+            if reused and not answered:
                 raise _Stale from None
             if isinstance(exc, http.client.RemoteDisconnected):
                 raise WireError("RemoteProtocolError",
                                 "Server disconnected without sending a response.") from None
-            raise WireError(f"{'Write' if phase == 'Write' else 'Read'}Error", str(exc)) \
-                from None
+            raise WireError(side + "Error", str(exc)) from None
         except TimeoutError as exc:
             self.close()
-            raise WireError(f"{'Write' if phase == 'Write' else 'Read'}Timeout",
-                            str(exc) or "timed out") from None
+            raise WireError(side + "Timeout", str(exc) or "timed out") from None
         except http.client.HTTPException as exc:  # a malformed or cut-off answer
             self.close()
             raise WireError("RemoteProtocolError", repr(exc)) from None
         except OSError as exc:
             self.close()
-            raise WireError(f"{'Write' if phase == 'Write' else 'Read'}Error", str(exc)) \
-                from None
+            raise WireError(side + "Error", str(exc)) from None
         status = response.status
         if response.will_close or status >= 500:
             # A 5xx may come from one bad backend behind a balancer: try a fresh connection.
@@ -192,7 +189,7 @@ def _readable(sock: socket.socket) -> bool:
     """An idle keep-alive connection with something to read was closed by the server
     (or sent what nothing asked for): either way it cannot carry the next request."""
     try:
-        poll = getattr(select, "poll", None)  # gevent's monkey-patching removes it
+        poll = getattr(select, "poll", None)  # not on Windows; select() cannot see fd >= 1024
         if poll is not None:
             poller = poll()
             poller.register(sock, select.POLLIN)

@@ -9,6 +9,7 @@ local receiver.
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import ssl
 import time
@@ -157,6 +158,34 @@ def test_an_error_status_from_the_server_ends_the_connection_only_for_5xx(
     assert sender.send(HIT, [b"{}"]).retry_in > 0
     assert sender.send(HIT, [b"{}"]) == Outcome(sent=1)
     assert server.connections == 2
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.parametrize("sender", ["http.client", "httpx"])
+def test_a_forked_child_neither_uses_nor_shuts_its_parents_connection(
+        sender: str, servers: list[ScriptedServer], deliveries: list[Delivery],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    server = serve(servers)
+    base_url = server.base_url
+    if sender == "httpx":  # what sends through httpx without a transport: a proxy
+        monkeypatch.setenv("HTTP_PROXY", server.base_url)
+        base_url = "http://pirsch.invalid"
+    parent = delivery(deliveries, base_url)
+    assert parent.send(HIT, [b'{"n":1}']) == Outcome(sent=1)
+    pid = os.fork()
+    if pid == 0:  # the child, as the tracker's fork hook leaves it
+        code = 1
+        try:
+            parent.abandon()
+            code = 0 if parent.send(HIT, [b'{"n":2}']) == Outcome(sent=1) else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert parent.send(HIT, [b'{"n":3}']) == Outcome(sent=1)
+    assert parent.sender == sender
+    assert [r.content for r in server.requests] == [b'[{"n":1}]', b'[{"n":2}]', b'[{"n":3}]']
+    assert server.connections == 2  # the child's own; the parent's still carries its own
 
 
 # -- failures ------------------------------------------------------------------------------
