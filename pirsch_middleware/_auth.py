@@ -1,8 +1,9 @@
 """Credentials and the httpx auth flow: access keys as they are, oAuth tokens fetched,
 refreshed before they expire, and renewed once on a 401.
 
-Both the tracker (sync) and the statistics clients (sync and async) drive the same
-generator, so token handling is written once.
+The statistics clients (sync and async) and the tracker's httpx path drive the same
+generator; the tracker's own HTTP connection (``_wire``) asks ``PirschAuth.token()``, which
+fetches and renews with the same code, so token handling is written once.
 """
 
 from __future__ import annotations
@@ -92,6 +93,10 @@ class Credentials:
                     f"both an access key and oAuth client credentials are set ({source}): "
                     "set either access_key alone or client_id with client_secret"
                 )
+            if not access_key.isascii():  # it goes in a header as it is
+                raise ValueError(f"access_key must be ASCII (a Pirsch access key is "
+                                 f"{ACCESS_KEY_PREFIX!r} and letters and digits); check the "
+                                 f"value set in {source}")
             if not access_key.startswith(ACCESS_KEY_PREFIX):
                 raise ValueError(
                     f"access_key must start with {ACCESS_KEY_PREFIX!r} (a Pirsch access key); "
@@ -186,35 +191,57 @@ class PirschAuth(httpx.Auth):
     def invalidate(self) -> None:
         self._token = None
 
+    def token(self, *, timeout: float) -> str:
+        """A valid bearer credential: the access key, or the oAuth token, fetched (with a
+        one-off httpx client, bounded by ``timeout``) when there is none yet or it is due
+        for renewal. After a 401, ``invalidate()`` first to get a new one::
+
+            auth = PirschAuth(credentials, base_url)
+            headers = {"Authorization": f"Bearer {auth.token(timeout=5.0)}"}
+
+        Raises ``APIError`` when the API refuses the client (or answers nonsense) and
+        ``httpx.HTTPError`` when it cannot be reached.
+        """
+        if self._credentials.is_access_key:
+            return self._credentials.access_key
+        token = self._token
+        if token is None or self._clock() >= token[1]:
+            request = self._token_request(httpx.Timeout(timeout).as_dict())
+            with httpx.Client() as client:
+                token = self._keep_token(client.send(request))
+        return token[0]
+
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if self._credentials.is_access_key:
             request.headers["Authorization"] = f"Bearer {self._credentials.access_key}"
             yield request
             return
+        # httpx gives only requests it builds the client's timeout: without passing it on,
+        # a token request to an unresponsive API would wait forever.
+        timeout = request.extensions.get("timeout", {})
         token = self._token
         if token is None or self._clock() >= token[1]:
-            token = yield from self._fetch_token(request)
+            token = self._keep_token((yield self._token_request(timeout)))
         request.headers["Authorization"] = f"Bearer {token[0]}"
         response = yield request
         if response.status_code == 401:
-            token = yield from self._fetch_token(request)
+            token = self._keep_token((yield self._token_request(timeout)))
             request.headers["Authorization"] = f"Bearer {token[0]}"
             yield request
 
-    def _fetch_token(self, serving: httpx.Request,
-                     ) -> Generator[httpx.Request, httpx.Response, tuple[str, float]]:
+    def _token_request(self, timeout: Mapping[str, float | None]) -> httpx.Request:
         self.token_requests += 1
-        response = yield httpx.Request(
+        return httpx.Request(
             "POST",
             self._token_url,
             json={
                 "client_id": self._credentials.client_id,
                 "client_secret": self._credentials.client_secret,
             },
-            # httpx gives only requests it builds the client's timeout: without this one,
-            # a token request to an unresponsive API would wait forever.
-            extensions={"timeout": serving.extensions.get("timeout", {})},
+            extensions={"timeout": timeout},
         )
+
+    def _keep_token(self, response: httpx.Response) -> tuple[str, float]:
         if response.status_code != 200:
             raise APIError.from_response(
                 response.status_code,
@@ -225,6 +252,9 @@ class PirschAuth(httpx.Auth):
             data = response.json()
             access_token = str(data["access_token"])
             expires = parse_rfc3339(str(data["expires_at"])).timestamp()
+            if not access_token or not access_token.isascii() \
+                    or any(not ch.isprintable() or ch.isspace() for ch in access_token):
+                raise ValueError("access_token must be printable ASCII without spaces")
         except (ValueError, KeyError, TypeError) as exc:
             raise APIError(
                 response.status_code,

@@ -1,9 +1,12 @@
-"""The shared auth flow and error parsing, driven by sync and async httpx clients."""
+"""The shared auth flow and error parsing, driven by sync and async httpx clients, and
+``PirschAuth.token()`` (what the tracker's own connection asks) against loopback HTTP."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import httpx
@@ -12,6 +15,8 @@ import pytest
 from pirsch_middleware import APIError
 from pirsch_middleware._auth import Credentials, PirschAuth, parse_rfc3339
 from pirsch_middleware._errors import parse_error_body
+
+from .wire_server import ScriptedServer
 
 BASE = "https://pirsch.test"
 OAUTH = Credentials(client_id="i" * 32, client_secret="s" * 64)
@@ -133,3 +138,82 @@ def test_token_request_gets_the_clients_timeout() -> None:
                       transport=httpx.MockTransport(answer)) as client:
         client.post(BASE + "/api/v1/hit/batch", content=b"[]")
     assert seen["/api/v1/token"] == httpx.Timeout(1.5).as_dict()
+
+
+@pytest.fixture
+def api() -> Iterator[tuple[FakeAPI, str]]:
+    """FakeAPI on loopback: ``PirschAuth.token()`` sends with a client of its own."""
+    fake = FakeAPI()
+    server = ScriptedServer(fake).start()
+    yield fake, server.base_url
+    server.stop()
+
+
+def test_token_is_fetched_once_then_reused(api: tuple[FakeAPI, str]) -> None:
+    fake, base_url = api
+    auth = PirschAuth(OAUTH, base_url)
+    assert [auth.token(timeout=5), auth.token(timeout=5)] == ["t1", "t1"]
+    assert (fake.issued, auth.token_requests) == (1, 1)
+
+
+def test_token_is_renewed_after_invalidate_and_before_it_expires(
+        api: tuple[FakeAPI, str]) -> None:
+    _, base_url = api
+    now = [datetime(2030, 1, 1, tzinfo=timezone.utc).timestamp() - 3600]
+    auth = PirschAuth(OAUTH, base_url, clock=lambda: now[0])
+    assert auth.token(timeout=5) == "t1"
+    auth.invalidate()  # after a 401
+    assert auth.token(timeout=5) == "t2"
+    now[0] += 3600 - 30  # within the refresh margin
+    assert auth.token(timeout=5) == "t3"
+
+
+def test_token_refused_raises_api_error(api: tuple[FakeAPI, str]) -> None:
+    _, base_url = api
+    bad = Credentials(client_id="i" * 32, client_secret="x" * 64)
+    with pytest.raises(APIError) as caught:
+        PirschAuth(bad, base_url).token(timeout=5)
+    assert caught.value.status_code == 401
+    assert "check client_id and client_secret" in str(caught.value)
+
+
+@pytest.mark.parametrize("token", ["", "a b", "a\r\nX-Injected: 1", "tökén"])
+def test_token_that_cannot_be_a_header_is_refused(token: str) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"access_token": token,
+                                         "expires_at": "2030-01-01T00:00:00Z"})
+
+    server = ScriptedServer(answer).start()
+    try:
+        with pytest.raises(APIError, match="token response is not"):
+            PirschAuth(OAUTH, server.base_url).token(timeout=5)
+    finally:
+        server.stop()
+
+
+def test_token_request_is_bounded_by_the_timeout() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        server.released.wait(10)
+        return httpx.Response(503)
+
+    server = ScriptedServer(answer).start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(httpx.ReadTimeout):
+            PirschAuth(OAUTH, server.base_url).token(timeout=0.3)
+        assert time.monotonic() - started < 3
+    finally:
+        server.stop()
+
+
+def test_access_key_is_its_own_token() -> None:
+    auth = PirschAuth(Credentials(access_key="pa_k"), "http://127.0.0.1:9")  # never asked
+    assert auth.token(timeout=1) == "pa_k"
+    assert auth.token_requests == 0
+
+
+def test_an_access_key_that_cannot_be_a_header_fails_at_construction() -> None:
+    """It goes into the Authorization header as it is; a non-ASCII one used to fail only
+    in the flusher, with each batch."""
+    with pytest.raises(ValueError, match="access_key must be ASCII"):
+        Credentials.resolve(access_key="pa_schlüssel")

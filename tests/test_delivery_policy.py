@@ -1,13 +1,16 @@
 """The delivery policy on its own: what ``Delivery.send`` does with each kind of answer.
 
-One table, no thread, no network: ``httpx.MockTransport`` answers as the API would.
+One table, no flusher thread, run twice: through httpx with ``httpx.MockTransport``
+answering as the API would (the path of custom transports and proxies), and through the
+standard library's connection over loopback HTTP, a scripted server answering the same
+(the default path), under a base URL with a path prefix.
 """
 
 from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -17,8 +20,11 @@ import httpx
 import pytest
 
 from pirsch_middleware._config import TrackerOptions
-from pirsch_middleware._delivery import Delivery, Outcome
+from pirsch_middleware._delivery import USER_AGENT, Delivery, Outcome
 from pirsch_middleware._items import EVENT, HIT
+
+from .integration.harness import free_port
+from .wire_server import ScriptedServer
 
 Answer = Callable[[httpx.Request, list[Any]], httpx.Response]
 KEY = {"access_key": "pa_test"}
@@ -49,12 +55,10 @@ def at_most(limit: int) -> Answer:
     return answer
 
 
-def nth_fails(n: int, code: int) -> Answer:
-    calls = [0]
-
+def fails_from(n: str, code: int) -> Answer:
+    """Answers ``code`` to a batch holding the item ``n`` (stateless: the table runs twice)."""
     def answer(request: httpx.Request, items: list[Any]) -> httpx.Response:
-        calls[0] += 1
-        return httpx.Response(code if calls[0] == n else 200)
+        return httpx.Response(code if any(item["n"] == n for item in items) else 200)
     return answer
 
 
@@ -104,7 +108,7 @@ ROWS = [
     Row("413 halves the batches", at_most(2), Outcome(sent=5), batches=[5, 2, 2, 1]),
     Row("503: retry soon", status(503), Outcome(retry_in=0.25, problem="503"),
         batches=[5], retry_at_most=0.5),
-    Row("500 after the first batch: what went is settled", nth_fails(2, 500),
+    Row("500 after the first batch: what went is settled", fails_from("2", 500),
         Outcome(sent=2, retry_in=0.25, problem="500"), batches=[2, 2],
         options={**KEY, "batch_size": 2}, retry_at_most=0.5),
     Row("429 with Retry-After seconds", status(429, **{"Retry-After": "7"}),
@@ -136,25 +140,63 @@ ROWS = [
 ]
 
 
-def make(row_options: dict[str, Any], answer: Answer,
-         batches: list[int]) -> tuple[Delivery, list[httpx.Request]]:
-    requests: list[httpx.Request] = []
+PREFIX = "/pirsch"  # the http.client run's base URL has a path prefix
+Make = Callable[[dict[str, Any], Answer, list[int]], tuple[Delivery, list[httpx.Request]]]
+PROXY_VARIABLES = [f"{scheme}_{case}" for scheme in ("http", "https", "all", "no")
+                   for case in ("proxy", "PROXY")]
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        requests.append(request)
-        items = json.loads(request.content) if request.content else []
-        if not request.url.path.endswith("/token"):
-            batches.append(len(items))
-        return answer(request, items)
 
-    options = TrackerOptions.build({"base_url": "https://api.test", **row_options}, {})
-    delivery = Delivery(options, transport=httpx.MockTransport(handler), retry_base=0.5,
-                        retry_cap=30.0, rng=random.Random(7))
-    return delivery, requests
+@pytest.fixture(params=["httpx", "http.client"])
+def make(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Make]:
+    """Builds a Delivery whose requests ``answer`` answers, recorded with the number of
+    items of each batch; ``delivery.sender`` is the sender under test."""
+    for name in PROXY_VARIABLES:  # a proxy in the environment would choose httpx
+        monkeypatch.delenv(name, raising=False)
+    sender: str = request.param
+    made: list[Delivery] = []
+    servers: list[ScriptedServer] = []
+
+    def build(row_options: dict[str, Any], answer: Answer,
+              batches: list[int]) -> tuple[Delivery, list[httpx.Request]]:
+        requests: list[httpx.Request] = []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            requests.append(request)
+            items = json.loads(request.content) if request.content else []
+            if not request.url.path.endswith("/token"):
+                batches.append(len(items))
+            return answer(request, items)
+
+        transport = None
+        if sender == "httpx":
+            base_url = "https://api.test"
+            transport = httpx.MockTransport(handler)
+        elif answer is unreachable:
+            base_url = f"http://127.0.0.1:{free_port()}{PREFIX}"  # nothing listens there
+        else:
+            servers.append(ScriptedServer(handler).start())
+            base_url = servers[-1].base_url + PREFIX
+        options = TrackerOptions.build({"base_url": base_url, **row_options}, {})
+        delivery = Delivery(options, transport=transport, retry_base=0.5, retry_cap=30.0,
+                            rng=random.Random(7))
+        made.append(delivery)
+        return delivery, requests
+
+    yield build
+    for delivery in made:
+        assert delivery.sender == sender
+        delivery.close()
+    for server in servers:
+        server.stop()
+
+
+def batch_path(delivery: Delivery, kind: str) -> str:
+    prefix = PREFIX if delivery.sender == "http.client" else ""
+    return f"{prefix}/api/v1/{kind}/batch"
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])
-def test_send(row: Row) -> None:
+def test_send(row: Row, make: Make) -> None:
     batches: list[int] = []
     delivery, requests = make(row.options, row.answer, batches)
     items = [json.dumps({"n": n}).encode() for n in row.items]
@@ -169,18 +211,45 @@ def test_send(row: Row) -> None:
     if row.batches is not None:
         assert batches == row.batches
     writes = [r for r in requests if not r.url.path.endswith("/token")]
-    assert {r.url.path for r in writes} <= {"/api/v1/hit/batch"}
+    assert {r.url.path for r in writes} <= {batch_path(delivery, "hit")}
 
 
-def test_each_kind_goes_to_its_endpoint() -> None:
+@pytest.mark.parametrize(("answer", "problem"), [
+    (status(401), "Pirsch API answered 401: answered 401. Check PIRSCH_ACCESS_KEY "
+                  "(access_key)"),
+    (status(404), "Pirsch API answered 404: answered 404 for /api/v1/hit/batch. Check "
+                  "PIRSCH_BASE_URL (base_url, now "),
+    (status(429, **{"Retry-After": "7"}), "Pirsch API answered 429: answered 429"),
+    (lambda request, items: httpx.Response(502, text="<html>Bad gateway</html>"),
+     "Pirsch API answered 502: <html>Bad gateway</html>"),
+])
+def test_problems_read_the_same_on_either_sender(answer: Answer, problem: str,
+                                                 make: Make) -> None:
+    delivery, _ = make(KEY, answer, [])
+    assert delivery.send(HIT, [b'{"n":"bad"}']).problem.startswith(problem)
+
+
+def test_each_kind_goes_to_its_endpoint(make: Make) -> None:
     delivery, requests = make(KEY, ok, [])
     delivery.send(EVENT, [b'{"n":1}'])
-    assert [r.url.path for r in requests] == ["/api/v1/event/batch"]
-    assert requests[0].headers["authorization"] == "Bearer pa_test"
+    assert [r.url.path for r in requests] == [batch_path(delivery, "event")]
+    headers = requests[0].headers
+    assert (headers["authorization"], headers["user-agent"], headers["content-type"]) == (
+        "Bearer pa_test", USER_AGENT, "application/json")
     assert requests[0].content == b'[{"n":1}]'
 
 
-def test_backoff_doubles_to_the_cap_and_success_resets_it() -> None:
+def test_oauth_token_is_fetched_once_and_sent(make: Make) -> None:
+    delivery, requests = make(OAUTH, token_answer(200), [])
+    delivery.send(HIT, [b"{}"])
+    delivery.send(EVENT, [b"{}"])
+    assert [r.url.path.rsplit("/", 2)[-2:] for r in requests] == [
+        ["v1", "token"], ["hit", "batch"], ["event", "batch"]]
+    assert json.loads(requests[0].content) == {"client_id": "c" * 32, "client_secret": "s" * 64}
+    assert {r.headers["authorization"] for r in requests[1:]} == {"Bearer t"}
+
+
+def test_backoff_doubles_to_the_cap_and_success_resets_it(make: Make) -> None:
     failing = [True]
 
     def answer(request: httpx.Request, items: list[Any]) -> httpx.Response:
@@ -197,6 +266,6 @@ def test_backoff_doubles_to_the_cap_and_success_resets_it() -> None:
     assert delivery.send(HIT, [b"{}"]).retry_in <= 0.5  # back to the first step
 
 
-def test_permanent_failures_do_not_grow_the_backoff() -> None:
+def test_permanent_failures_do_not_grow_the_backoff(make: Make) -> None:
     delivery, _ = make(KEY, status(401), [])
     assert {delivery.send(HIT, [b"{}"]).retry_in for _ in range(3)} == {30.0}
