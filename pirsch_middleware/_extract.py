@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, quote, unquote_to_bytes
 from ._proxies import TrustedProxies, clean_ip, rightmost
 
 __all__ = ["CLIENT_HINTS", "Captured", "RequestData", "capture", "capturer", "header_run",
-           "header_value", "peer_address", "read_request", "url_of"]
+           "header_value", "peer_address", "read_request", "scope_headers", "url_of"]
 
 MAX_HEADER = 2048  # longer values are dropped: no browser sends them, garbage does
 # ...except forwarding headers, of which the right end is kept: what the proxies appended.
@@ -237,13 +237,13 @@ def header_run(is_asgi: bool, names: tuple[str, ...], values: tuple[Any, ...],
     """The headers ``names`` whose raw values (an environ's, or a scope's: ``None`` when
     absent) are ``values``, read as ``read_request`` reads them."""
     if is_asgi:
-        return _scope_headers([(name.encode("latin-1"), value)
+        return scope_headers([(name.encode("latin-1"), value)
                                for name, value in zip(names, values, strict=True)
                                if value is not None])
     return _environ_headers(values, tuple(enumerate(names)))
 
 
-def _scope_headers(raw_headers: Any) -> dict[str, str]:
+def scope_headers(raw_headers: Any) -> dict[str, str]:
     headers: dict[str, str] = {}
     names = _SCOPE_NAMES
     for item in raw_headers or ():
@@ -358,7 +358,7 @@ def read_request(is_asgi: bool, captured: Captured, proxies: TrustedProxies,
     both through), and the ``Host`` header does.
     """
     if is_asgi:
-        headers = _scope_headers(captured[0])
+        headers = scope_headers(captured[0])
         client = captured[1]
         peer = str(client[0]) if client else None
         fields = captured[SCOPE_URL_RUN]

@@ -14,12 +14,15 @@ Each is a function of its raw values and of the encoder's options only, so what 
 is what the long way (``read_request``, ``VisitorRules``) gives, and the JSON is the same
 to the byte (tests/test_memo.py checks it over a table of odd requests). Anything out of
 the ordinary goes the long way: ``Memo.encode`` answers None, e.g. for an ASGI request
-with a repeated or upper-case header name, an unhashable value, or an
-``X-Forwarded-Host`` that only the server's own proxy handling could vouch for.
+that repeats a header read, an unhashable value, or an ``X-Forwarded-Host`` that only
+the server's own proxy handling could vouch for. An ASGI request's headers are found by
+their names' layout, kept once per layout (the same browser sends the same names).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from ._extract import (
@@ -31,9 +34,11 @@ from ._extract import (
     SCOPE_URL_RUN,
     SENDER_RUN,
     URL_RUN,
+    WANTED,
     Captured,
     RequestData,
     header_run,
+    scope_headers,
     url_of,
 )
 from ._fragments import browser_json, event_json, format_time, page_json, string
@@ -46,9 +51,7 @@ __all__ = ["Memo"]
 
 T = TypeVar("T")
 LIMIT = 4096  # entries per cache; a full one starts afresh (a site may have many pages)
-_BROWSER_NAMES = tuple(name.encode("latin-1") for name in BROWSER_HEADERS)
-_FORWARDING_NAMES = tuple(name.encode("latin-1") for name in FORWARDING_HEADERS)
-_HOST, _REFERER = b"host", b"referer"
+_name = itemgetter(0)  # of a (name, value) header pair
 
 # What is kept:
 # browser: (why its requests are not sent or None, navigated (True/False/None), JSON);
@@ -56,6 +59,11 @@ Browser = tuple[str | None, bool | None, str]
 # sender: (the visitor's IP as JSON or None, proto and host a trusted proxy said, whether
 # an X-Forwarded-Host came along);
 Sender = tuple[str | None, str, str, bool]
+# layout (ASGI): getters of the browser's and the forwarding headers' (name, value) pairs
+# from the list of headers, and where Host and Referer are in it (None: absent).
+Layout = tuple[Callable[[Any], tuple[Any, ...]], Callable[[Any], tuple[Any, ...]],
+               int | None, int | None]
+_LONG_WAY: Layout = (lambda raw: (), lambda raw: (), None, None)
 # page: (URL as read, its JSON once scrubbed, the JSON of the referrer its query names or
 # "").
 Page = tuple[str, str, str]
@@ -75,6 +83,7 @@ class Memo:
         self._senders: tuple[dict[Any, Sender], ...] = ({}, {})
         self._pages: tuple[dict[Any, Page], ...] = ({}, {})
         self._referrers: tuple[dict[Any, str], ...] = ({}, {})
+        self._layouts: dict[tuple[Any, ...], Layout] = {}  # ASGI: by the header names
 
     def encode(self, kind: int, epoch: float, is_asgi: bool, captured: Captured,
                extra: Any) -> bytes | tuple[str, str] | None:
@@ -82,20 +91,19 @@ class Memo:
         way."""
         if is_asgi:
             raw = captured[0]
-            try:
-                headers = dict(raw)
-                if len(headers) != len(raw) or not b"".join(headers).islower():
-                    return None  # a repeated header, or names not as the spec says
-            except (TypeError, ValueError):
-                return None
-            get = headers.get
-            browser_key: Any = tuple(map(get, _BROWSER_NAMES))
-            client = captured[1]  # (host, port): the port is the connection's, not kept
-            try:
-                sender_key: Any = (client[0] if client else None, *map(get, _FORWARDING_NAMES))
+            try:  # the header names, and where those read are among them
+                layout = self._layouts.get(tuple(map(_name, raw))) or self._layout(raw)
+                if layout is _LONG_WAY:
+                    return None
+                browser_at, sender_at, host_at, referer_at = layout
+                client = captured[1]  # (host, port): the port is the connection's
+                browser_key: Any = browser_at(raw)
+                sender_key: Any = (client[0] if client else None, sender_at(raw))
             except (TypeError, LookupError):
                 return None
-            host, fields, referer = get(_HOST), captured[SCOPE_URL_RUN], get(_REFERER)
+            host = None if host_at is None else raw[host_at][1]
+            referer = None if referer_at is None else raw[referer_at][1]
+            fields = captured[SCOPE_URL_RUN]
         else:
             browser_key = captured[BROWSER_RUN]
             sender_key = captured[SENDER_RUN]
@@ -140,16 +148,20 @@ class Memo:
             return None
 
     def _browser(self, is_asgi: bool, key: tuple[Any, ...]) -> Browser:
-        headers = header_run(is_asgi, BROWSER_HEADERS, key)
+        headers = scope_headers(_pairs(key)) if is_asgi \
+            else header_run(False, BROWSER_HEADERS, key)
         get = headers.get
         entry = (self.visitors.header_reason(headers), self.visitors.navigated(headers),
                  browser_json(get("user-agent", ""), get("accept-language", ""), get))
         return _keep(self._browsers[is_asgi], key, entry)
 
     def _sender(self, is_asgi: bool, key: tuple[Any, ...]) -> Sender:
-        peer = key[0]
-        peer = (None if peer is None else str(peer)) if is_asgi else peer or None
-        headers = header_run(is_asgi, FORWARDING_HEADERS, key[1:])
+        if is_asgi:
+            peer = None if key[0] is None else str(key[0])
+            headers = scope_headers(_pairs(key[1]))
+        else:
+            peer = key[0] or None
+            headers = header_run(False, FORWARDING_HEADERS, key[1:])
         get = headers.get
         said = self.proxies.resolve(peer, get("x-forwarded-for"), get("forwarded"),
                                     get("x-forwarded-proto"), get("x-forwarded-host"))
@@ -178,6 +190,42 @@ class Memo:
         if entry:  # "": the page's own (from its query), not kept
             _keep(self._referrers[is_asgi], raw, entry)
         return entry
+
+
+    def _layout(self, raw: Any) -> Layout:
+        """Where the headers read are in an ASGI request's list of them, as getters of
+        their (name, value) pairs; ``_LONG_WAY`` when one of them comes twice."""
+        names = tuple(map(_name, raw))
+        at: dict[str, list[int]] = {}
+        for index, name in enumerate(names):
+            text = bytes(name).lower().decode("latin-1")  # as the long way reads names
+            if text in WANTED:
+                if text in at:
+                    return _keep(self._layouts, names, _LONG_WAY)
+                at[text] = [index]
+        layout = (_getter([i for name in BROWSER_HEADERS for i in at.get(name, ())]),
+                  _getter([i for name in FORWARDING_HEADERS for i in at.get(name, ())]),
+                  at["host"][0] if "host" in at else None,
+                  at["referer"][0] if "referer" in at else None)
+        return _keep(self._layouts, names, layout)
+
+
+def _getter(positions: list[int]) -> Callable[[Any], tuple[Any, ...]]:
+    """The pairs at ``positions`` of a header list, as a tuple (a key of the caches)."""
+    if not positions:
+        return _nothing
+    if len(positions) == 1:
+        return itemgetter(positions[0], positions[0])  # a tuple, as for several
+    return itemgetter(*positions)
+
+
+def _pairs(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The header pairs of a key made by ``_getter``, each once."""
+    return tuple(dict.fromkeys(key))
+
+
+def _nothing(raw: Any) -> tuple[Any, ...]:
+    return ()
 
 
 def _keep(cache: dict[Any, T], key: Any, entry: T) -> T:

@@ -19,7 +19,7 @@ from .requests_table import Case
 from .test_request_table import CASES, FETCH, NAVIGATE, PROXY
 
 ODD = [
-    Case("upper-case header names (ASGI: the long way)",
+    Case("upper-case header names",
          headers=[(b"Accept-Language", b"de"), (b"X-Forwarded-For", b"198.51.100.1")],
          peer=PROXY),
     Case("a repeated header (ASGI: the long way)",
@@ -143,3 +143,15 @@ def test_a_full_cache_starts_afresh() -> None:
         item = page_view(Case("page", path=f"/p/{n}".encode()).environ())
         assert encoder.encode(item) == encoder.encode_afresh(item)
     assert 0 < len(memo._pages[False]) <= LIMIT
+
+
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+def test_one_encoder_for_many_requests_keeps_them_apart(kind: str) -> None:
+    """What is kept for one request is never another's: the cases without options,
+    through one encoder, twice over (the second time from its caches)."""
+    plain = [case for case in SHORT_WAY if not case.options]
+    encoder = encoder_for(Case("shared"))
+    for _ in range(2):
+        for case in plain:
+            for item in items(case, kind):
+                assert encoder.encode(item) == encoder.encode_afresh(item), case.id
