@@ -31,14 +31,16 @@ from ._registry import flushed_by_lifespan, shutdown_flush, stopping
 from ._rules import DONT_TRACK, IF_NAVIGATION, NO_RESPONSE, Rules
 from ._tracker import Tracker
 
-__all__ = ["Lifecycle", "Visit", "current_visit"]
+__all__ = ["Lifecycle", "Visit", "current", "current_visit"]
 
-_current: ContextVar[Visit | None] = ContextVar("pirsch_request", default=None)
+# The request being served in this context; integrations set it directly (Visit.enter).
+current: ContextVar[Visit | None] = ContextVar("pirsch_request", default=None)
+
 
 
 def current_visit() -> Visit | None:
     """The request being served by one of our middlewares in this context, if any."""
-    return _current.get()
+    return current.get()
 
 
 class Visit:
@@ -67,11 +69,11 @@ class Visit:
 
     def enter(self) -> Token[Visit | None]:
         """Make this the current request (for ``track_event``, ``set_title``...)."""
-        return _current.set(self)
+        return current.set(self)
 
     def leave(self, token: Token[Visit | None]) -> None:
         try:
-            _current.reset(token)
+            current.reset(token)
         except ValueError:  # left from another context (a server iterating elsewhere)
             pass
 
@@ -147,7 +149,7 @@ class Lifecycle:
         (tracking off, or another Pirsch middleware already tracks this request)."""
         if not self.tracker.enabled:
             return None
-        outer = _current.get()
+        outer = current.get()
         if outer is not None:
             self._throttle.log(logging.WARNING, "nested", "Pirsch: %s is installed inside "
                                "another Pirsch middleware (%s); the outer one tracks each "

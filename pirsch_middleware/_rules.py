@@ -68,6 +68,7 @@ DEFAULT_EXCLUDED_SUFFIXES = (
     ".php", ".asp", ".aspx", ".env", ".bak", ".sql",
 )
 DEFAULT_CONTENT_TYPES = ("text/html", "application/xhtml+xml")
+MAX_PATHS = 4096  # paths whose answer is kept; a full cache starts afresh
 # What a browser treats as no content type at all, and sniffs (the MIME Sniffing
 # Standard's "unknown" types). application/octet-stream is not among them: a browser
 # downloads it instead of showing a page.
@@ -147,11 +148,21 @@ class Rules:
             raise ValueError("should_track must be a callable taking a PageView and "
                              "returning a bool")
         self.should_track = should_track
+        self._paths: dict[str, bool] = {}  # path -> is_candidate's answer for it
 
     def is_candidate(self, method: str, path: str) -> bool:
         """Could this request become a page view? (decided when it arrives)."""
         if method not in self.methods:
             return False
+        known = self._paths.get(path)  # a site's paths repeat: each is checked once
+        if known is None:
+            known = self._path_is_candidate(path)
+            if len(self._paths) >= MAX_PATHS:
+                self._paths.clear()
+            self._paths[path] = known
+        return known
+
+    def _path_is_candidate(self, path: str) -> bool:
         if path.startswith(self.prefixes) or path.endswith(self.suffixes) or path in self.paths:
             return False
         regex = self.exclude_regex

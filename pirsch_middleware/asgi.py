@@ -18,6 +18,7 @@ from typing import Any
 
 import anyio.to_thread
 
+from ._lifecycle import current
 from ._middleware import MiddlewareBase
 from ._registry import budget, flushed_by_lifespan, shutdown_flush
 
@@ -61,7 +62,7 @@ class PirschMiddleware(MiddlewareBase[ASGIApp]):
         if visit is None:
             await self.app(scope, receive, send)
             return
-        token = visit.enter()
+        token = current.set(visit)  # Visit.enter, inline: this runs for every request
         if visit.decided:  # cannot be a page view: only track_event() & co. need the visit
             try:
                 await self.app(scope, receive, send)
@@ -71,7 +72,17 @@ class PirschMiddleware(MiddlewareBase[ASGIApp]):
 
         async def observe(message: Message) -> None:
             if not visit.decided and message["type"] == "http.response.start":
-                visit.respond(_status(message), _content_type(message))
+                # The response starts: its status and content type.
+                try:
+                    status = int(message.get("status", 200))
+                except (TypeError, ValueError):
+                    status = 0
+                content_type = ""
+                for name, value in message.get("headers") or ():
+                    if len(name) == 12 and name.lower() == b"content-type":
+                        content_type = bytes(value).decode("latin-1")
+                        break
+                visit.respond(status, content_type)
             await send(message)
 
         try:
@@ -131,20 +142,6 @@ class PirschMiddleware(MiddlewareBase[ASGIApp]):
         await anyio.to_thread.run_sync(functools.partial(shutdown_flush, self.tracker,
                                                          final=True))
         flushed_by_lifespan(self.tracker, started=False)
-
-
-def _status(message: Message) -> int:
-    try:
-        return int(message.get("status", 200))
-    except (TypeError, ValueError):
-        return 0
-
-
-def _content_type(message: Message) -> str:
-    for name, value in message.get("headers") or ():
-        if len(name) == 12 and name.lower() == b"content-type":
-            return bytes(value).decode("latin-1")
-    return ""
 
 
 def _in_event_loop() -> bool:

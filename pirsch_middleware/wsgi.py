@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
-from ._lifecycle import Visit
+from ._lifecycle import Visit, current
 from ._middleware import MiddlewareBase
 
 __all__ = ["PirschMiddleware"]
@@ -40,7 +40,7 @@ class PirschMiddleware(MiddlewareBase[WSGIApp]):
                                      environ.get("PATH_INFO") or "")
         if visit is None:
             return self.app(environ, start_response)
-        token = visit.enter()
+        token = current.set(visit)  # Visit.enter, inline: this runs for every request
         if visit.decided:  # cannot be a page view: only track_event() & co. need the visit
             try:
                 return self.app(environ, start_response)
@@ -49,8 +49,17 @@ class PirschMiddleware(MiddlewareBase[WSGIApp]):
 
         def observe(status: str, headers: list[tuple[str, str]],
                     exc_info: ExcInfo | None = None) -> Any:
-            if not visit.decided:
-                _respond(visit, status, headers)
+            if not visit.decided:  # the response starts: its status and content type
+                try:
+                    code = int(status[:3])
+                except (TypeError, ValueError):
+                    code = 0
+                content_type = ""
+                for name, value in headers:
+                    if len(name) == 12 and name.lower() == "content-type":
+                        content_type = value
+                        break
+                visit.respond(code, content_type)
             return start_response(status, headers, exc_info)
 
         try:
@@ -65,19 +74,6 @@ class PirschMiddleware(MiddlewareBase[WSGIApp]):
         # start_response is still to come, from inside the iterable (a generator app):
         # keep the request current while it runs, and settle when it is closed.
         return _Deferred(result, visit)
-
-
-def _respond(visit: Visit, status: str, headers: list[tuple[str, str]]) -> None:
-    """The response starts: its status code and content type, as WSGI gives them."""
-    try:
-        code = int(status[:3])
-    except (TypeError, ValueError):
-        code = 0
-    for name, value in headers:
-        if len(name) == 12 and name.lower() == "content-type":
-            visit.respond(code, value)
-            return
-    visit.respond(code, "")
 
 
 class _Deferred:
