@@ -118,10 +118,11 @@ class Visit:
         if reason is None:
             self.reason = None
             extra = (self.title, self.tags) if self.title or self.tags else None
-            put((HIT, self.time, self.is_asgi, self.snapshot(), extra))
+            put((HIT, self.time, self.is_asgi, self.captured or self.snapshot(), extra))
         elif reason in IF_NAVIGATION:
             self.reason = None  # queued as a hit: the flusher may still filter it
-            put((HIT, self.time, self.is_asgi, self.snapshot(), (self.title, self.tags, reason)))
+            put((HIT, self.time, self.is_asgi, self.captured or self.snapshot(),
+                 (self.title, self.tags, reason)))
         else:
             self.reason = reason
             if self.tracker.watcher is not None:

@@ -20,7 +20,7 @@ import anyio.to_thread
 
 from ._lifecycle import current
 from ._middleware import MiddlewareBase
-from ._registry import budget, flushed_by_lifespan, shutdown_flush
+from ._registry import budget, flushed_by_lifespan, shutdown_flush, stopping
 
 __all__ = ["PirschMiddleware"]
 
@@ -88,10 +88,11 @@ class PirschMiddleware(MiddlewareBase[ASGIApp]):
         try:
             await self.app(scope, receive, observe)
         finally:
-            visit.finish()  # no-op once decided; a failed request's events still go
+            if not visit.decided:
+                visit.finish()  # a failed request's events still go
             visit.leave(token)
-        if lifecycle.must_flush():  # in flight at SIGTERM, and no lifespan follows
-            await anyio.to_thread.run_sync(lifecycle.flush)
+        if stopping.is_set() and lifecycle.must_flush():  # in flight at SIGTERM, and
+            await anyio.to_thread.run_sync(lifecycle.flush)  # no lifespan flush follows
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         answered = False

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pirsch_middleware._extract import capture, read_request
+from pirsch_middleware._extract import SCOPE_FIELDS, capture, read_request
 from pirsch_middleware._proxies import TrustedProxies
 
 
@@ -57,3 +57,10 @@ def test_url_from_environ(values: dict[str, Any], url: str) -> None:
 def test_referrer_from_query(query: str, referrer: str) -> None:
     env = environ(QUERY_STRING=query, RAW_URI="/a?" + query)
     assert read_request(False, capture(False, env), TrustedProxies()).referrer == referrer
+
+
+def test_capture_keeps_the_scope_fields_in_their_order() -> None:
+    scope: dict[str, Any] = {name: f"value of {name}" for name in SCOPE_FIELDS}
+    scope["headers"] = [(b"host", b"example.com")]
+    assert capture(True, scope) == (((b"host", b"example.com"),),
+                                    *(scope[name] for name in SCOPE_FIELDS[1:]))
