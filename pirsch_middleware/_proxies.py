@@ -34,6 +34,8 @@ def clean_ip(value: str) -> str | None:
     Strips ports (``1.2.3.4:80``, ``[::1]:80``), brackets, quotes and IPv6 zone ids, and
     turns IPv4-mapped IPv6 (``::ffff:1.2.3.4``, as dual-stack servers report) into IPv4.
     """
+    if _IPV4.fullmatch(value):  # nearly always: a peer's dotted quad, as it is
+        return value
     text = value.strip().strip('"').strip()
     if not text or len(text) > 64:
         return None
@@ -163,16 +165,19 @@ class TrustedProxies:
         Forwarding(ip='127.0.0.1', proto='https', host='')
         """
         peer_ip = clean_ip(peer) if peer else None
-        if not self.trusts_peer(peer_ip):
-            return Forwarding(peer_ip, "", "")
-        if forwarded is not None and forwarded_for is None and forwarded_proto is None \
-                and forwarded_host is None:
+        if forwarded_for is None and forwarded_proto is None and forwarded_host is None:
+            if forwarded is None:  # nothing forwarded: the peer, whoever it is
+                return Forwarding(peer_ip, "", "")
+            if not self.trusts_peer(peer_ip):
+                return Forwarding(peer_ip, "", "")
             elements = parse_forwarded(forwarded)
             ip, at = self._walk(peer_ip, [element.get("for") or UNKNOWN
                                           for element in elements])
             said = elements[at] if at >= 0 else {}
             return Forwarding(ip, said.get("proto", "").strip().lower(),
                               said.get("host", "").strip())
+        if not self.trusts_peer(peer_ip):
+            return Forwarding(peer_ip, "", "")
         ip, _ = self._walk(peer_ip, forwarded_for.split(",")) if forwarded_for else (peer_ip, -1)
         return Forwarding(ip, rightmost(forwarded_proto).lower(), rightmost(forwarded_host))
 
