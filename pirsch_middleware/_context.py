@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from ._extract import PATH_INFO_AT, SCRIPT_NAME_AT, Capture, Captured, capture
-from ._items import EVENT, SESSION
+from ._items import EVENT, SESSION, make
 from ._lifecycle import Visit, current_visit
 from ._registry import get_tracker, tracking_off
 
@@ -79,7 +79,7 @@ def _queue(kind: int, extra: object, request: object | None, caller: str) -> Non
                            "request object; nothing tracked", caller, type(request).__name__)
             return
         if tracker.enabled:
-            tracker.put((kind, time.time(), found[0], found[2], extra))
+            tracker.put(make(kind, time.time(), found[2], extra))
         return
     if visit is None:
         if not tracking_off():  # when it is off, the tracker said so once, at start-up

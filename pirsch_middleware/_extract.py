@@ -17,7 +17,8 @@ from urllib.parse import parse_qsl, quote, unquote_to_bytes
 from ._proxies import TrustedProxies, clean_ip, rightmost
 
 __all__ = ["CLIENT_HINTS", "Captured", "RequestData", "capture", "capturer", "header_run",
-           "header_value", "peer_address", "read_request", "scope_headers", "url_of"]
+           "header_value", "is_scope", "peer_address", "read_request", "scope_headers",
+           "url_of"]
 
 MAX_HEADER = 2048  # longer values are dropped: no browser sends them, garbage does
 # ...except forwarding headers, of which the right end is kept: what the proxies appended.
@@ -155,6 +156,12 @@ _ENVIRON_HEADERS = tuple((at, key[5:].lower().replace("_", "-"))
 SCOPE_FIELDS = ("headers", "client", "scheme", "server", "root_path", "path", "raw_path",
                 "query_string")
 SCOPE_URL_RUN = slice(2, len(SCOPE_FIELDS))
+
+
+def is_scope(captured: Captured) -> bool:
+    """Was this captured of an ASGI scope (or of a WSGI environ, which keeps more)?"""
+    return len(captured) == len(SCOPE_FIELDS)
+
 # ASGI header names are lower-case bytes (the spec says so; servers comply).
 _SCOPE_NAMES = {name.encode("latin-1"): name for name in WANTED}
 

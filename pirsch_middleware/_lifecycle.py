@@ -25,7 +25,7 @@ from contextvars import ContextVar, Token
 from typing import Any
 
 from ._extract import Captured
-from ._items import HIT, Item
+from ._items import HIT, Item, make
 from ._logs import Throttle
 from ._registry import flushed_by_lifespan, shutdown_flush, stopping
 from ._rules import DONT_TRACK, IF_NAVIGATION, NO_RESPONSE, Rules
@@ -84,7 +84,7 @@ class Visit:
         return captured
 
     def add(self, kind: int, extra: object) -> None:
-        item = (kind, time.time(), self.is_asgi, self.snapshot(), extra)
+        item = make(kind, time.time(), self.snapshot(), extra)
         if self.decided:
             self.tracker.put(item)
         elif self.pending is None:
@@ -117,11 +117,14 @@ class Visit:
         put = self.tracker.put
         if reason is None:
             self.reason = None
-            extra = (self.title, self.tags) if self.title or self.tags else None
-            put((HIT, self.time, self.is_asgi, self.captured or self.snapshot(), extra))
+            if self.title or self.tags:
+                put((HIT, self.time, self.captured or self.snapshot(),
+                     (self.title, self.tags)))
+            else:
+                put((HIT, self.time, self.captured or self.snapshot()))
         elif reason in IF_NAVIGATION:
             self.reason = None  # queued as a hit: the flusher may still filter it
-            put((HIT, self.time, self.is_asgi, self.captured or self.snapshot(),
+            put((HIT, self.time, self.captured or self.snapshot(),
                  (self.title, self.tags, reason)))
         else:
             self.reason = reason

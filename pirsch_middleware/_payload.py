@@ -22,7 +22,7 @@ from ._extract import (
     read_request,
 )
 from ._fragments import browser_json, event_json, format_time, page_json, string
-from ._items import EVENT, HIT, KIND_NAMES, SESSION, Item
+from ._items import EVENT, HIT, KIND_NAMES, SESSION, Item, unpack
 from ._logs import logger
 from ._memo import Memo
 from ._outgoing import BeforeSend, Outgoing
@@ -66,7 +66,7 @@ class Encoder:
 
     def encode(self, item: Item) -> bytes | None:
         """The item's JSON, or None when it is filtered out."""
-        kind, epoch, is_asgi, captured, extra = item
+        kind, epoch, is_asgi, captured, extra = unpack(item)
         memo = self.memo
         if memo is not None and kind != SESSION and self.watcher is None \
                 and not self.visitors.test_clients:
@@ -81,7 +81,7 @@ class Encoder:
     def encode_afresh(self, item: Item) -> bytes | None:
         """``encode`` the long way: the request read afresh (``read``), and every hook
         and watcher told."""
-        kind, epoch, is_asgi, captured, extra = item
+        kind, epoch, is_asgi, captured, extra = unpack(item)
         data = self.read(is_asgi, captured)
         reason = self.visitors.excluded(data)
         if reason is None and kind == HIT:

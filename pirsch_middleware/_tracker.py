@@ -40,7 +40,7 @@ from ._watch import DebugLog, Watcher, show_info_lines
 
 __all__ = ["VERSION", "Tracker", "TrackerStats", "get_tracker", "set_tracker"]
 
-MARKER = -1  # a flush() waiting in the inbox: (MARKER, time, False, (), waiter)
+MARKER = -1  # a flush() waiting in the inbox: (MARKER, time, (), waiter)
 # The flusher thread is starved when it wakes this much later than asked, or has not woken
 # this long after its first timer was due (WAKE_GRACE: after a flush() woke it). uWSGI
 # before 2.0.26 without --enable-threads does that: it lets threads run only while a
@@ -304,7 +304,7 @@ class Tracker:
         if threading.current_thread() is self._thread:
             return False
         waiter = _Waiter()
-        self._inbox.append((MARKER, time.time(), False, (), waiter))
+        self._inbox.append((MARKER, time.time(), (), waiter))
         if self._permanent:
             self._retry_at = 0.0  # one attempt now: the credentials may have been fixed
         if not self._running:
@@ -409,7 +409,7 @@ class Tracker:
             if item[1] > latest:
                 latest = item[1]
             if item[0] == MARKER:
-                batch[index] = (MARKER, latest, False, (), item[4])
+                batch[index] = (MARKER, latest, (), item[3])
         batch.sort(key=_by_time)
         fresh: tuple[list[tuple[float, int, bytes]], ...] = tuple([] for _ in KINDS)
         waiters: list[tuple[int, _Waiter]] = []
@@ -418,7 +418,7 @@ class Tracker:
             seq += 1
             kind = item[0]
             if kind == MARKER:
-                waiters.append((seq, item[4]))
+                waiters.append((seq, item[3]))
                 continue
             try:
                 data = encode(item)

@@ -10,7 +10,7 @@ import pytest
 
 from pirsch_middleware import Tracker
 from pirsch_middleware._config import split_options
-from pirsch_middleware._items import Item, event, page_view
+from pirsch_middleware._items import Item, event, page_view, unpack
 from pirsch_middleware._memo import LIMIT
 from pirsch_middleware._payload import Encoder
 from pirsch_middleware._rules import NOT_MODIFIED
@@ -115,7 +115,7 @@ def test_the_short_way_gives_the_long_ways_reason(case: Case, kind: str) -> None
     memo = encoder.memo
     assert memo is not None
     for item in items(case, kind):
-        short = memo.encode(item[0], item[1], item[2], item[3], item[4])
+        short = memo.encode(*unpack(item))
         if short is None or short.__class__ is bytes:
             continue
         encoder.watcher = reasons = Reasons()
@@ -132,7 +132,7 @@ def test_ordinary_requests_take_the_short_way(kind: str) -> None:
     memo = encoder.memo
     assert memo is not None
     for item in items(case, kind):
-        assert memo.encode(item[0], item[1], item[2], item[3], item[4]).__class__ is bytes
+        assert memo.encode(*unpack(item)).__class__ is bytes
 
 
 def test_a_full_cache_starts_afresh() -> None:

@@ -21,7 +21,7 @@ from pirsch_middleware import (
     skip_tracking,
     track_event,
 )
-from pirsch_middleware._items import HIT, event, page_view, session
+from pirsch_middleware._items import HIT, event, page_view, session, unpack
 from pirsch_middleware._rules import NOT_MODIFIED, REASONS, UNTYPED
 from pirsch_middleware._scrub import QueryScrubber
 from pirsch_middleware.devserver import DevServer
@@ -299,10 +299,18 @@ def test_bad_options_fail_at_construction(options: dict[str, Any], message: str)
         Tracker(environ={}, **options)
 
 
+def test_a_plain_page_view_is_queued_without_an_extra_slot() -> None:
+    """A queued hit's memory is mostly its tuples, sized in steps of 16 bytes: a plain
+    page view is (kind, time, captured), and which request it was tells itself apart."""
+    assert unpack(page_view(environ(), at=1.0))[:3] == (HIT, 1.0, False)
+    assert len(page_view(environ())) == 3
+    assert unpack(page_view({"type": "http", "headers": []}))[2] is True
+
+
 def test_hit_extra_of_a_page_only_as_a_navigation() -> None:
     item = page_view(environ(), unless_navigation=UNTYPED)
     assert item[0] == HIT
-    assert item[4] == (None, None, UNTYPED)
+    assert item[3] == (None, None, UNTYPED)
 
 
 def test_the_readme_before_send_example_does_what_it_says() -> None:
