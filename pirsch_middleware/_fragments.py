@@ -18,7 +18,8 @@ from functools import lru_cache
 
 from ._extract import CLIENT_HINTS
 
-__all__ = ["browser_json", "event_json", "format_time", "page_json", "string"]
+__all__ = ["browser_json", "event_json", "format_time", "page_json", "string",
+           "whole_second"]
 
 # The JSON key (as written after the previous field) -> the request header, sent as they
 # are when present.
@@ -31,14 +32,15 @@ MAX_TITLE = 512
 
 
 @lru_cache(maxsize=64)
-def _second(seconds: int) -> str:
+def whole_second(seconds: int) -> str:
+    """``format_time`` up to the whole second (``2024-05-06T07:08:09``)."""
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 def format_time(epoch: float) -> str:
     """RFC 3339 in UTC with microseconds; the seconds part is cached (they repeat)."""
     seconds = int(epoch)
-    return f"{_second(seconds)}.{int((epoch - seconds) * 1e6):06d}Z"
+    return f"{whole_second(seconds)}.{int((epoch - seconds) * 1e6):06d}Z"
 
 
 def browser_json(user_agent: str, language: str, get: Callable[[str], str | None]) -> str:

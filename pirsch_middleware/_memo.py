@@ -41,7 +41,7 @@ from ._extract import (
     scope_headers,
     url_of,
 )
-from ._fragments import browser_json, event_json, format_time, page_json, string
+from ._fragments import browser_json, event_json, page_json, string, whole_second
 from ._items import HIT
 from ._proxies import TrustedProxies
 from ._rules import NO_IP, NO_USER_AGENT, VisitorRules, page_reason
@@ -52,6 +52,7 @@ __all__ = ["Memo"]
 T = TypeVar("T")
 LIMIT = 4096  # entries per cache; a full one starts afresh (a site may have many pages)
 _name = itemgetter(0)  # of a (name, value) header pair
+_NOTHING_FORWARDED = (None,) * len(FORWARDING_HEADERS)  # an environ's, most of the time
 
 # What is kept:
 # browser: (why its requests are not sent or None, navigated (True/False/None), JSON);
@@ -84,6 +85,7 @@ class Memo:
         self._pages: tuple[dict[Any, Page], ...] = ({}, {})
         self._referrers: tuple[dict[Any, str], ...] = ({}, {})
         self._layouts: dict[tuple[Any, ...], Layout] = {}  # ASGI: by the header names
+        self._second, self._second_text = -1, ""  # the last whole second, as text
 
     def encode(self, kind: int, epoch: float, is_asgi: bool, captured: Captured,
                extra: Any) -> bytes | tuple[str, str] | None:
@@ -130,7 +132,7 @@ class Memo:
         reason, navigated, browser_json_ = browser
         if reason != NO_USER_AGENT and ip is None:
             reason = NO_IP
-        if reason is None and kind == HIT:
+        if reason is None and kind == HIT and navigated is not True:
             reason = page_reason(navigated, extra[2] if extra and len(extra) > 2 else None)
         if reason is not None:
             return reason, page[0]
@@ -140,8 +142,11 @@ class Memo:
             tail = page_json(extra[0], extra[1])
         else:
             tail = event_json(*extra)
+        seconds = int(epoch)  # format_time, with the last second's text at hand
+        if seconds != self._second:
+            self._second, self._second_text = seconds, whole_second(seconds)
         text = (f'{{"ip":{ip}{page[1]}{referrer or page[2]}{browser_json_}{tail}'
-                f',"time":"{format_time(epoch)}"}}')
+                f',"time":"{self._second_text}.{int((epoch - seconds) * 1e6):06d}Z"}}')
         try:
             return text.encode()
         except UnicodeEncodeError:  # a lone surrogate in a title, tag or event
@@ -158,10 +163,13 @@ class Memo:
     def _sender(self, is_asgi: bool, key: tuple[Any, ...]) -> Sender:
         if is_asgi:
             peer = None if key[0] is None else str(key[0])
-            headers = scope_headers(_pairs(key[1]))
+            forwarded = key[1]
+            headers = scope_headers(_pairs(forwarded)) if forwarded else {}
         else:
             peer = key[0] or None
-            headers = header_run(False, FORWARDING_HEADERS, key[1:])
+            forwarded = key[1:]
+            headers = header_run(False, FORWARDING_HEADERS, forwarded) \
+                if forwarded != _NOTHING_FORWARDED else {}
         get = headers.get
         said = self.proxies.resolve(peer, get("x-forwarded-for"), get("forwarded"),
                                     get("x-forwarded-proto"), get("x-forwarded-host"))

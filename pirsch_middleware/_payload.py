@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 
 from ._extract import (
     ENVIRON_FIELDS,
+    SCOPE_FIELDS,
     Captured,
     RequestData,
     header_value,
@@ -34,6 +35,7 @@ from ._watch import Watcher
 __all__ = ["Encoder"]
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+SCOPE_SIZE = len(SCOPE_FIELDS)  # what is captured of a scope (_extract.is_scope)
 
 
 class Encoder:
@@ -66,11 +68,13 @@ class Encoder:
 
     def encode(self, item: Item) -> bytes | None:
         """The item's JSON, or None when it is filtered out."""
-        kind, epoch, is_asgi, captured, extra = unpack(item)
         memo = self.memo
+        kind = item[0]
         if memo is not None and kind != SESSION and self.watcher is None \
                 and not self.visitors.test_clients:
-            done = memo.encode(kind, epoch, is_asgi, captured, extra)
+            captured = item[2]  # _items.unpack, inline: this runs for every item
+            done = memo.encode(kind, item[1], len(captured) == SCOPE_SIZE, captured,
+                               item[3] if len(item) > 3 else None)
             if done.__class__ is bytes:
                 return done
             if done is not None:
