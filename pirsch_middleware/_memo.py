@@ -50,7 +50,12 @@ from ._scrub import QueryScrubber
 __all__ = ["Memo"]
 
 T = TypeVar("T")
-LIMIT = 4096  # entries per cache; a full one starts afresh (a site may have many pages)
+# Entries per cache; a full one starts afresh. With what each entry holds (its JSON and
+# the request's raw values of its key), full caches weigh about 1 MB; entries made of long
+# values are not kept (tests/test_memo.py holds them under 1.5 MB).
+LIMIT = 512
+LAYOUTS = 256  # ASGI header name layouts: a few per kind of client
+LONG = 512  # characters: a URL, referrer or browser JSON longer than this is not kept
 _name = itemgetter(0)  # of a (name, value) header pair
 _NOTHING_FORWARDED = (None,) * len(FORWARDING_HEADERS)  # an environ's, most of the time
 
@@ -158,6 +163,8 @@ class Memo:
         get = headers.get
         entry = (self.visitors.header_reason(headers), self.visitors.navigated(headers),
                  browser_json(get("user-agent", ""), get("accept-language", ""), get))
+        if len(entry[2]) > LONG:
+            return entry
         return _keep(self._browsers[is_asgi], key, entry)
 
     def _sender(self, is_asgi: bool, key: tuple[Any, ...]) -> Sender:
@@ -188,6 +195,8 @@ class Memo:
             sent, referrer = scrub(url), scrub(referrer)
         entry = (url, ',"url":' + string(sent),
                  ',"referrer":' + string(referrer) if referrer else "")
+        if len(url) > LONG:
+            return entry
         return _keep(self._pages[is_asgi], key, entry)
 
     def _referrer(self, is_asgi: bool, raw: Any) -> str:
@@ -195,7 +204,7 @@ class Memo:
         if referrer and self.scrub is not None:
             referrer = self.scrub(referrer)
         entry = ',"referrer":' + string(referrer) if referrer else ""
-        if entry:  # "": the page's own (from its query), not kept
+        if entry and len(entry) <= LONG:  # "": the page's own (from its query)
             _keep(self._referrers[is_asgi], raw, entry)
         return entry
 
@@ -209,13 +218,13 @@ class Memo:
             text = bytes(name).lower().decode("latin-1")  # as the long way reads names
             if text in WANTED:
                 if text in at:
-                    return _keep(self._layouts, names, _LONG_WAY)
+                    return _keep(self._layouts, names, _LONG_WAY, LAYOUTS)
                 at[text] = [index]
         layout = (_getter([i for name in BROWSER_HEADERS for i in at.get(name, ())]),
                   _getter([i for name in FORWARDING_HEADERS for i in at.get(name, ())]),
                   at["host"][0] if "host" in at else None,
                   at["referer"][0] if "referer" in at else None)
-        return _keep(self._layouts, names, layout)
+        return _keep(self._layouts, names, layout, LAYOUTS)
 
 
 def _getter(positions: list[int]) -> Callable[[Any], tuple[Any, ...]]:
@@ -236,8 +245,8 @@ def _nothing(raw: Any) -> tuple[Any, ...]:
     return ()
 
 
-def _keep(cache: dict[Any, T], key: Any, entry: T) -> T:
-    if len(cache) >= LIMIT:
+def _keep(cache: dict[Any, T], key: Any, entry: T, limit: int = LIMIT) -> T:
+    if len(cache) >= limit:
         cache.clear()
     cache[key] = entry
     return entry

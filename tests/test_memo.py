@@ -4,6 +4,7 @@ the request table and a few only the short way could get wrong, cold and warm.""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pytest
@@ -11,11 +12,11 @@ import pytest
 from pirsch_middleware import Tracker
 from pirsch_middleware._config import split_options
 from pirsch_middleware._items import Item, event, page_view, unpack
-from pirsch_middleware._memo import LIMIT
+from pirsch_middleware._memo import LIMIT, Memo
 from pirsch_middleware._payload import Encoder
 from pirsch_middleware._rules import NOT_MODIFIED
 
-from .requests_table import Case
+from .requests_table import BROWSER, Case
 from .test_request_table import CASES, FETCH, NAVIGATE, PROXY
 
 ODD = [
@@ -155,3 +156,41 @@ def test_one_encoder_for_many_requests_keeps_them_apart(kind: str) -> None:
         for case in plain:
             for item in items(case, kind):
                 assert encoder.encode(item) == encoder.encode_afresh(item), case.id
+
+
+def weight(memo: Memo) -> int:
+    """Bytes held by a memo's caches: their dicts, keys, entries and what those hold."""
+    seen: set[int] = set()
+
+    def deep(value: object) -> int:
+        if id(value) in seen:
+            return 0
+        seen.add(id(value))
+        size = sys.getsizeof(value)
+        if isinstance(value, dict):
+            size += sum(deep(k) + deep(v) for k, v in value.items())
+        elif isinstance(value, (tuple, list)):
+            size += sum(deep(item) for item in value)
+        return size
+
+    return sum(deep(cache) for cache in (memo._browsers, memo._senders, memo._pages,
+                                         memo._referrers, memo._layouts))
+
+
+@pytest.mark.parametrize("long", [False, True], ids=["usual values", "long values"])
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+def test_full_caches_stay_small(kind: str, long: bool) -> None:
+    """Every request new in every way (browser, visitor, page, referrer), twice as many
+    as a cache keeps: what the caches hold stays under 1.5 MB."""
+    encoder = encoder_for(Case("many"))
+    memo = encoder.memo
+    assert memo is not None
+    pad = 900 if long else 0
+    for n in range(2 * LIMIT):
+        case = Case("one", path=f"/blog/{n}-{'x' * pad}".encode(),
+                    user_agent=BROWSER + f" n/{n}{'y' * pad}".encode(),
+                    peer=f"198.51.{n // 250}.{n % 250 + 1}",
+                    headers=[(b"referer", f"https://r{n}.example/{'z' * pad}".encode()),
+                             (b"accept-language", b"en-US,en;q=0.9")])
+        encoder.encode(items(case, kind)[0])
+    assert 0 < weight(memo) < 1_500_000
