@@ -68,7 +68,8 @@ DEFAULT_EXCLUDED_SUFFIXES = (
     ".php", ".asp", ".aspx", ".env", ".bak", ".sql",
 )
 DEFAULT_CONTENT_TYPES = ("text/html", "application/xhtml+xml")
-MAX_PATHS = 4096  # paths whose answer is kept; a full cache starts afresh
+MAX_PATHS = 1024  # paths whose answer is kept; a full cache starts afresh
+LONG_PATH = 256  # characters: a longer path is checked each time (none is kept that long)
 # What a browser treats as no content type at all, and sniffs (the MIME Sniffing
 # Standard's "unknown" types). application/octet-stream is not among them: a browser
 # downloads it instead of showing a page.
@@ -157,9 +158,10 @@ class Rules:
         known = self._paths.get(path)  # a site's paths repeat: each is checked once
         if known is None:
             known = self._path_is_candidate(path)
-            if len(self._paths) >= MAX_PATHS:
-                self._paths.clear()
-            self._paths[path] = known
+            if len(path) <= LONG_PATH:
+                if len(self._paths) >= MAX_PATHS:
+                    self._paths.clear()
+                self._paths[path] = known
         return known
 
     def _path_is_candidate(self, path: str) -> bool:

@@ -9,7 +9,7 @@ import pytest
 
 from pirsch_middleware import Tracker
 from pirsch_middleware._auth import Credentials, normalize_base_url
-from pirsch_middleware._rules import Rules
+from pirsch_middleware._rules import LONG_PATH, MAX_PATHS, Rules
 from pirsch_middleware.asgi import PirschMiddleware as ASGIMiddleware
 from pirsch_middleware.wsgi import PirschMiddleware as WSGIMiddleware
 
@@ -107,6 +107,18 @@ def test_access_key_given_as_client_secret() -> None:
 ])
 def test_base_url_normalised(url: str, expected: str) -> None:
     assert normalize_base_url(url) == expected
+
+
+def test_the_answers_kept_per_path_stay_few_and_short() -> None:
+    rules = Rules(exclude=["/admin/"], environ={})
+    for n in range(3 * MAX_PATHS):
+        assert rules.is_candidate("GET", f"/page/{n}")
+        assert not rules.is_candidate("GET", f"/admin/{n}")
+        assert rules.is_candidate("GET", f"/{n}" + "x" * LONG_PATH)
+    assert 0 < len(rules._paths) <= MAX_PATHS
+    assert all(len(path) <= LONG_PATH for path in rules._paths)
+    assert rules.is_candidate("GET", "/page/1")
+    assert not rules.is_candidate("GET", "/admin/1")
 
 
 def test_exclude_from_the_environment() -> None:
