@@ -5,6 +5,7 @@ variants are exercised by running the benchmark.)"""
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,3 +60,13 @@ def test_noop_send_sees_the_page_view_a_tracker_would_send() -> None:
     list(app(environ, lambda *args: None))
     assert seen == [{"url": "http://example.com/?a=1", "ip": "203.0.113.9",
                      "user_agent": "UA", "language": None, "referrer": None}]
+
+
+def test_every_variant_bench_instructions_counts_runs(monkeypatch: pytest.MonkeyPatch,
+                                                      ) -> None:
+    """What callgrind counts runs: a few calls of each, without valgrind (one raising
+    fails the test)."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    bench = importlib.import_module("benchmarks.bench_instructions")
+    for make, _ in bench.VARIANTS.values():
+        make()(3)

@@ -1,0 +1,189 @@
+"""Instructions per call, counted by valgrind's callgrind: figures that do not drift with
+the load of a shared machine. Run with ``python benchmarks/bench_instructions.py``.
+
+Time on a 2-vCPU VM drifts by a third within seconds; the number of instructions a call
+executes does not. Each variant runs in a process of its own under callgrind twice, with
+``SHORT`` and ``LONG`` calls; the difference, over ``LONG - SHORT``, is what one call costs
+(start-up and imports cancel out). The baseline is the one bench_core uses: json.dumps of
+one finished hit, counted the same way. Instructions are not time (C code such as
+json.dumps runs more of them per cycle than the interpreter does), but a change that
+removes instructions removes time.
+
+Needs valgrind (``apt-get install valgrind``); says so and exits where it is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+# This checkout's package, not one installed from another (an editable install elsewhere).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_core import (
+    ONE_HIT,
+    asgi_app,
+    environ,
+    parked_tracker,
+    receive,
+    scope,
+    send,
+    start_response,
+    visitor_environ,
+    visitor_scope,
+    wsgi_app,
+)
+
+from pirsch_middleware._items import page_view
+from pirsch_middleware.asgi import PirschMiddleware as ASGIMiddleware
+from pirsch_middleware.wsgi import PirschMiddleware as WSGIMiddleware
+
+SHORT, LONG = 200, 1200
+STREAM = 2000  # requests prepared for the stream variants (they repeat, as bench_core's)
+
+
+def _dumps(n: int) -> None:
+    dumps = json.dumps
+    for _ in range(n):
+        dumps(ONE_HIT)
+
+
+def _wsgi(path: str, method: str, tracked: bool) -> Callable[[int], None]:
+    env = environ(path, method)
+    app: Any = WSGIMiddleware(wsgi_app, tracker=parked_tracker()) if tracked else wsgi_app
+
+    def run(n: int) -> None:
+        for _ in range(n):
+            app(env, start_response)
+
+    return run
+
+
+def _asgi(path: str, method: str, tracked: bool) -> Callable[[int], None]:
+    sc = scope(path, method)
+    app: Any = ASGIMiddleware(asgi_app, tracker=parked_tracker()) if tracked else asgi_app
+
+    def run(n: int) -> None:
+        async def loop() -> None:
+            for _ in range(n):
+                await app(sc, receive, send)
+
+        asyncio.run(loop())
+
+    return run
+
+
+def _encode(is_asgi: bool) -> Callable[[int], None]:
+    tracker = parked_tracker()
+    item = page_view(scope("/pricing") if is_asgi else environ("/pricing"))
+    encode = tracker._encoder.encode
+    encode(item)  # warm: what repeats is kept
+
+    def run(n: int) -> None:
+        for _ in range(n):
+            encode(item)
+
+    return run
+
+
+def _stream(is_asgi: bool) -> Callable[[int], None]:
+    """Served and encoded: bench_core's stream of visitors (400 pages, 5 browsers, a new
+    visitor every three requests), through the middleware and the flusher's reading and
+    encoding, without the network."""
+    tracker = parked_tracker()
+    requests = [(visitor_scope if is_asgi else visitor_environ)(i) for i in range(STREAM)]
+
+    def run(n: int) -> None:
+        if is_asgi:
+            app: Any = ASGIMiddleware(asgi_app, tracker=tracker)
+
+            async def loop() -> None:
+                for i in range(n):
+                    sc = requests[i % STREAM]
+                    sc["client"] = (f"198.18.{i // 3 // 250 % 250}.{i // 3 % 250 + 1}", 50000)
+                    await app(sc, receive, send)
+
+            asyncio.run(loop())
+        else:
+            app = WSGIMiddleware(wsgi_app, tracker=tracker)
+            for i in range(n):
+                env = requests[i % STREAM]
+                env["REMOTE_ADDR"] = f"198.18.{i // 3 // 250 % 250}.{i // 3 % 250 + 1}"
+                app(env, start_response)
+        tracker._drain()
+
+    return run
+
+
+# name -> (what to run, the variant whose count is subtracted: the bare app)
+VARIANTS: dict[str, tuple[Callable[[], Callable[[int], None]], str | None]] = {
+    "json.dumps of one hit": (lambda: _dumps, None),
+    "WSGI bare app": (lambda: _wsgi("/pricing", "GET", False), None),
+    "WSGI tracked page view": (lambda: _wsgi("/pricing", "GET", True), "WSGI bare app"),
+    "WSGI untracked (POST)": (lambda: _wsgi("/signup", "POST", True), "WSGI bare app"),
+    "ASGI bare app": (lambda: _asgi("/pricing", "GET", False), None),
+    "ASGI tracked page view": (lambda: _asgi("/pricing", "GET", True), "ASGI bare app"),
+    "ASGI untracked (POST)": (lambda: _asgi("/signup", "POST", True), "ASGI bare app"),
+    "WSGI hit read and encoded": (lambda: _encode(False), None),
+    "ASGI hit read and encoded": (lambda: _encode(True), None),
+    "WSGI stream, served and encoded": (lambda: _stream(False), "WSGI bare app"),
+    "ASGI stream, served and encoded": (lambda: _stream(True), "ASGI bare app"),
+}
+
+
+def count(name: str, calls: int) -> int:
+    """Instructions callgrind counted for a process making ``calls`` calls of ``name``."""
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+         __file__, "--child", name, str(calls)],
+        capture_output=True, text=True, check=False)
+    found = re.search(r"Collected\s*:\s*(\d+)", done.stderr)
+    if done.returncode or found is None:
+        raise SystemExit(f"callgrind failed for {name!r}:\n{done.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def per_call(name: str) -> float:
+    return (count(name, LONG) - count(name, SHORT)) / (LONG - SHORT)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", metavar="TEXT", default="",
+                        help="only the variants whose name contains TEXT (and their bases)")
+    parser.add_argument("--child", nargs=2, metavar=("NAME", "CALLS"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        name, calls = args.child
+        VARIANTS[name][0]()(int(calls))
+        return 0
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed (apt-get install valgrind): nothing measured")
+        return 0
+    wanted = [name for name in VARIANTS if args.only in name]
+    bases = {base for name in wanted if (base := VARIANTS[name][1]) is not None}
+    counted = {name: per_call(name) for name in VARIANTS
+               if name in wanted or name in bases or name.startswith("json.dumps")}
+    dumps = counted["json.dumps of one hit"]
+    print(f"instructions per call (callgrind; {LONG} - {SHORT} calls), Python "
+          f"{sys.version.split()[0]}\n")
+    print(f"{'':36} {'instructions':>12} {'added':>8} {'added/dumps':>12}")
+    for name in wanted:
+        base = VARIANTS[name][1]
+        added = counted[name] - counted[base] if base else counted[name]
+        print(f"{name:36} {counted[name]:12,.0f} {added:8,.0f} {added / dumps:12.2f}")
+    print("\nadded: over the bare app where there is one; json.dumps of one hit is the "
+          "baseline of\nissue 13's targets (the tracked request path at most 1.0 of it).")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
