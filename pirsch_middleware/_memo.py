@@ -76,7 +76,12 @@ Page = tuple[str, str, str]
 
 
 class Memo:
-    """The caches of one ``Encoder`` (whose options they depend on)."""
+    """The caches of one ``Encoder`` (whose options they depend on)::
+
+        memo = Memo(TrustedProxies(), VisitorRules(), None, forwarded_host=False)
+        memo.encode(HIT, time.time(), False, capture(False, environ), None)
+        # b'{"ip":...}', or ("bot", url) when not sent, or None: go the long way
+    """
 
     def __init__(self, proxies: TrustedProxies, visitors: VisitorRules,
                  scrub: QueryScrubber | None, forwarded_host: bool) -> None:
