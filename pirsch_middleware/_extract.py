@@ -158,9 +158,12 @@ SCOPE_FIELDS = ("headers", "client", "scheme", "server", "root_path", "path", "r
 SCOPE_URL_RUN = slice(2, len(SCOPE_FIELDS))
 
 
+SCOPE_SIZE = len(SCOPE_FIELDS)
+
+
 def is_scope(captured: Captured) -> bool:
     """Was this captured of an ASGI scope (or of a WSGI environ, which keeps more)?"""
-    return len(captured) == len(SCOPE_FIELDS)
+    return len(captured) == SCOPE_SIZE
 
 # ASGI header names are lower-case bytes (the spec says so; servers comply).
 _SCOPE_NAMES = {name.encode("latin-1"): name for name in WANTED}

@@ -37,7 +37,6 @@ __all__ = ["Lifecycle", "Visit", "current", "current_visit"]
 current: ContextVar[Visit | None] = ContextVar("pirsch_request", default=None)
 
 
-
 def current_visit() -> Visit | None:
     """The request being served by one of our middlewares in this context, if any."""
     return current.get()
@@ -115,17 +114,16 @@ class Visit:
         if self.skip and (reason is None or reason in IF_NAVIGATION):
             reason = DONT_TRACK
         put = self.tracker.put
-        if reason is None:
-            self.reason = None
-            if self.title or self.tags:
-                put((HIT, self.time, self.captured or self.snapshot(),
-                     (self.title, self.tags)))
+        if reason is None or reason in IF_NAVIGATION:
+            self.reason = None  # queued as a hit (IF_NAVIGATION: the flusher may filter it)
+            captured = self.captured or self.snapshot()
+            # _items.make, inline: a plain page view's item has no extra slot.
+            if reason is not None:
+                put((HIT, self.time, captured, (self.title, self.tags, reason)))
+            elif self.title or self.tags:
+                put((HIT, self.time, captured, (self.title, self.tags)))
             else:
-                put((HIT, self.time, self.captured or self.snapshot()))
-        elif reason in IF_NAVIGATION:
-            self.reason = None  # queued as a hit: the flusher may still filter it
-            put((HIT, self.time, self.captured or self.snapshot(),
-                 (self.title, self.tags, reason)))
+                put((HIT, self.time, captured))
         else:
             self.reason = reason
             if self.tracker.watcher is not None:

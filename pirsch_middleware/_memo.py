@@ -69,7 +69,6 @@ Sender = tuple[str | None, str, str, bool]
 # from the list of headers, and where Host and Referer are in it (None: absent).
 Layout = tuple[Callable[[Any], tuple[Any, ...]], Callable[[Any], tuple[Any, ...]],
                int | None, int | None]
-_LONG_WAY: Layout = (lambda raw: (), lambda raw: (), None, None)
 # page: (URL as read, its JSON once scrubbed, the JSON of the referrer its query names or
 # "").
 Page = tuple[str, str, str]
@@ -248,6 +247,9 @@ def _pairs(key: tuple[Any, ...]) -> tuple[Any, ...]:
 
 def _nothing(raw: Any) -> tuple[Any, ...]:
     return ()
+
+
+_LONG_WAY: Layout = (_nothing, _nothing, None, None)  # a layout the long way must read
 
 
 def _keep(cache: dict[Any, T], key: Any, entry: T, limit: int = LIMIT) -> T:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 
 from ._extract import (
     ENVIRON_FIELDS,
-    SCOPE_FIELDS,
+    SCOPE_SIZE,
     Captured,
     RequestData,
     header_value,
@@ -35,7 +35,6 @@ from ._watch import Watcher
 __all__ = ["Encoder"]
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
-SCOPE_SIZE = len(SCOPE_FIELDS)  # what is captured of a scope (_extract.is_scope)
 
 
 class Encoder:
@@ -72,7 +71,7 @@ class Encoder:
         kind = item[0]
         if memo is not None and kind != SESSION and self.watcher is None \
                 and not self.visitors.test_clients:
-            captured = item[2]  # _items.unpack, inline: this runs for every item
+            captured = item[2]  # _items.unpack (is_scope too), inline: it runs per item
             done = memo.encode(kind, item[1], len(captured) == SCOPE_SIZE, captured,
                                item[3] if len(item) > 3 else None)
             if done.__class__ is bytes:
