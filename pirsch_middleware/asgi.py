@@ -73,10 +73,12 @@ class PirschMiddleware(MiddlewareBase[ASGIApp]):
         async def observe(message: Message) -> None:
             if not visit.decided and message["type"] == "http.response.start":
                 # The response starts: its status and content type.
-                try:
-                    status = int(message.get("status", 200))
-                except (TypeError, ValueError):
-                    status = 0
+                status = message.get("status", 200)
+                if status.__class__ is not int:
+                    try:
+                        status = int(status)
+                    except (TypeError, ValueError):
+                        status = 0
                 content_type = ""
                 for name, value in message.get("headers") or ():
                     if len(name) == 12 and name.lower() == b"content-type":
@@ -90,7 +92,10 @@ class PirschMiddleware(MiddlewareBase[ASGIApp]):
         finally:
             if not visit.decided:
                 visit.finish()  # a failed request's events still go
-            visit.leave(token)
+            try:  # Visit.leave, inline
+                current.reset(token)
+            except ValueError:
+                pass
         if stopping.is_set() and lifecycle.must_flush():  # in flight at SIGTERM, and
             await anyio.to_thread.run_sync(lifecycle.flush)  # no lifespan flush follows
 

@@ -50,10 +50,9 @@ class PirschMiddleware(MiddlewareBase[WSGIApp]):
         def observe(status: str, headers: list[tuple[str, str]],
                     exc_info: ExcInfo | None = None) -> Any:
             if not visit.decided:  # the response starts: its status and content type
-                try:
-                    code = int(status[:3])
-                except (TypeError, ValueError):
-                    code = 0
+                code = _codes.get(status) if status.__class__ is str else None
+                if code is None:
+                    code = _status_code(status)
                 content_type = ""
                 for name, value in headers:
                     if len(name) == 12 and name.lower() == "content-type":
@@ -68,12 +67,32 @@ class PirschMiddleware(MiddlewareBase[WSGIApp]):
             visit.finish()  # no page view, but the events it tracked still count
             raise
         finally:
-            visit.leave(token)
+            try:  # Visit.leave, inline
+                current.reset(token)
+            except ValueError:
+                pass
         if visit.decided:
             return result
         # start_response is still to come, from inside the iterable (a generator app):
         # keep the request current while it runs, and settle when it is closed.
         return _Deferred(result, visit)
+
+
+# Status lines seen, and their codes: an app sends few ("200 OK", "404 Not Found"...), and
+# slicing and parsing one costs more than the rest of reading the response's start.
+_codes: dict[str, int] = {}
+MAX_CODES = 64
+
+
+def _status_code(status: str) -> int:
+    """The code of a WSGI status line ("200 OK" -> 200); 0 when it has none."""
+    try:
+        code = int(status[:3])
+    except (TypeError, ValueError):
+        return 0
+    if status.__class__ is str and len(_codes) < MAX_CODES:
+        _codes[status] = code
+    return code
 
 
 class _Deferred:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import uvicorn
 
-from pirsch_middleware import Tracker, _registry, set_tags, set_title, track_event
+from pirsch_middleware import Tracker, _registry, set_tags, set_title, track_event, wsgi
 from pirsch_middleware.asgi import PirschMiddleware as ASGIMiddleware
 from pirsch_middleware.devserver import DevServer
 from pirsch_middleware.wsgi import PirschMiddleware as WSGIMiddleware
@@ -36,6 +36,26 @@ def test_asgi_response_is_unchanged(make_tracker: TrackerFactory) -> None:
     bare = run_asgi(asgi_app(case), case.scope())
     wrapped = run_asgi(ASGIMiddleware(asgi_app(case), tracker=make_tracker()), case.scope())
     assert wrapped == bare
+
+
+def test_wsgi_status_lines_each_give_their_code(make_tracker: TrackerFactory) -> None:
+    """Codes are read from status lines seen before or not, of any wording, and the
+    status lines kept to read them faster stay few."""
+    tracker = make_tracker()
+    statuses = [f"200 Fine {n}" for n in range(wsgi.MAX_CODES + 10)]
+    statuses += ["404 Not Found", "200 OK", "404 Not Found", "OK", "2", "", "200 OK"]
+    for status in statuses:
+        case = Case("page")
+
+        def app(environ: dict[str, Any], start_response: Any, status: str = status,
+                case: Case = case) -> list[bytes]:
+            start_response(status, [("Content-Type", "text/html")])
+            return [b"<p></p>"]
+
+        assert run_wsgi(WSGIMiddleware(app, tracker=tracker), case.environ())[0] == status
+    assert len(wsgi._codes) <= wsgi.MAX_CODES
+    assert tracker.flush(5)
+    assert tracker.stats().sent == wsgi.MAX_CODES + 10 + 2  # the 200s
 
 
 def test_wsgi_generator_app_starting_late(make_tracker: TrackerFactory,
