@@ -20,6 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from itertools import repeat
 from operator import itemgetter
 
 import httpx
@@ -50,6 +51,7 @@ WAKE_GRACE = 1.0
 STARVED = ("This process starves its threads: uWSGI before 2.0.26 runs them only during "
            "requests unless started with --enable-threads.")
 _by_time = itemgetter(1)
+_kind = itemgetter(0)
 
 
 @dataclass(frozen=True)
@@ -397,19 +399,20 @@ class Tracker:
 
     def _drain(self) -> None:
         inbox = self._inbox
-        popleft = inbox.popleft
-        batch = [popleft() for _ in range(len(inbox))]
-        if not batch:
+        count = len(inbox)
+        if not count:
             return
+        batch = list(map(deque.popleft, repeat(inbox, count)))  # popleft, count times
         # FIFO order is response order; Pirsch needs time order. Requests overlap, so a
         # stable sort restores time order and keeps each request's hit before its events.
         # A flush marker sorts after everything queued before it, whatever its time.
-        latest = 0.0
-        for index, item in enumerate(batch):
-            if item[1] > latest:
-                latest = item[1]
-            if item[0] == MARKER:
-                batch[index] = (MARKER, latest, (), item[3])
+        if MARKER in map(_kind, batch):
+            latest = 0.0
+            for index, item in enumerate(batch):
+                if item[1] > latest:
+                    latest = item[1]
+                if item[0] == MARKER:
+                    batch[index] = (MARKER, latest, (), item[3])
         batch.sort(key=_by_time)
         fresh: tuple[list[tuple[float, int, bytes]], ...] = tuple([] for _ in KINDS)
         waiters: list[tuple[int, _Waiter]] = []

@@ -325,6 +325,17 @@ def test_slow_api_flush_is_bounded(make_tracker: TrackerFactory, receiver: DevSe
     assert tracker.flush(5)
 
 
+def test_flush_waits_for_what_came_before_it_whatever_its_time(make_tracker: TrackerFactory,
+                                                                 receiver: DevServer) -> None:
+    """An item queued before flush() is waited for even when it is stamped later than the
+    flush (the wall clock stepped back between them)."""
+    receiver.delay = 0.3  # the batch is still on its way when a wrong flush would return
+    tracker = make_tracker(timeout=5)
+    tracker.put(item(HIT, 1, at=time.time() + 3600))
+    assert tracker.flush(5)
+    assert tracker.stats().sent == 1
+
+
 def test_close_is_bounded_and_counts_what_is_left(make_tracker: TrackerFactory,
                                                   receiver: DevServer,
                                                   caplog: pytest.LogCaptureFixture) -> None:
