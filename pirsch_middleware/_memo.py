@@ -43,7 +43,7 @@ from ._extract import (
 )
 from ._fragments import browser_json, event_json, page_json, string, whole_second
 from ._items import HIT
-from ._proxies import TrustedProxies
+from ._proxies import TrustedProxies, dotted_quad
 from ._rules import NO_IP, NO_USER_AGENT, VisitorRules, page_reason
 from ._scrub import QueryScrubber
 
@@ -154,8 +154,9 @@ class Memo:
         seconds = int(epoch)  # format_time, with the last second's text at hand
         if seconds != self._second:
             self._second, self._second_text = seconds, whole_second(seconds)
+        # zfill(6) gives what the format spec 06d gives, in a third of the time
         text = (f'{{"ip":{ip}{page[1]}{referrer or page[2]}{browser_json_}{tail}'
-                f',"time":"{self._second_text}.{int((epoch - seconds) * 1e6):06d}Z"}}')
+                f',"time":"{self._second_text}.{str(int((epoch - seconds) * 1e6)).zfill(6)}Z"}}')
         try:
             return text.encode()
         except UnicodeEncodeError:  # a lone surrogate in a title, tag or event
@@ -175,12 +176,21 @@ class Memo:
         if is_asgi:
             peer = None if key[0] is None else str(key[0])
             forwarded = key[1]
-            headers = scope_headers(_pairs(forwarded)) if forwarded else {}
+            nothing_forwarded = not forwarded
         else:
             peer = key[0] or None
             forwarded = key[1:]
-            headers = header_run(False, FORWARDING_HEADERS, forwarded) \
-                if forwarded != _NOTHING_FORWARDED else {}
+            nothing_forwarded = forwarded == _NOTHING_FORWARDED
+        if nothing_forwarded and peer.__class__ is str and dotted_quad(peer):
+            # Nearly every new visitor: the peer as it is, which is what resolve() and
+            # clean_ip() answer, without their calls and caches.
+            return _keep(self._senders[is_asgi], key, (f'"{peer}"', "", "", False))
+        if nothing_forwarded:
+            headers = {}
+        elif is_asgi:
+            headers = scope_headers(_pairs(forwarded))
+        else:
+            headers = header_run(False, FORWARDING_HEADERS, forwarded)
         get = headers.get
         said = self.proxies.resolve(peer, get("x-forwarded-for"), get("forwarded"),
                                     get("x-forwarded-proto"), get("x-forwarded-host"))

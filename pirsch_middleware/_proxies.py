@@ -25,6 +25,7 @@ LOOPBACK = ("127.0.0.0/8", "::1/128")
 # a new visitor's address misses the caches below, and that was a third of a hit's cost.
 _OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+dotted_quad = _IPV4.fullmatch  # a match when a str is such an address as it is
 
 
 @lru_cache(maxsize=4096)
