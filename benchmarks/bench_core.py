@@ -2,7 +2,9 @@
 
 1. Request path: per-request time of a bare WSGI and ASGI app, and of the same app
    wrapped in the Pirsch middleware, for a tracked page view and an untracked request.
-   The flusher is parked (a long flush interval) so only the request path is timed.
+   The flusher is parked (a long flush interval) so only the request path is timed; the
+   inbox is cleared every 250 requests, as a serving tracker's flusher takes it at its
+   default batch size (a queue grown to 50,000 items would slow the collector down).
 2. Enqueue: ``Tracker.put`` against a bare ``deque.append`` of the same tuple.
 3. Flusher: reading and encoding one queued hit (WSGI and ASGI), against json.dumps of
    the finished payload dict alone.
@@ -11,8 +13,10 @@
    against one synchronous POST per hit to the same receiver.
 6. Process CPU per delivered hit: page views through the WSGI and ASGI middleware into a
    tracker that delivers to a local sink in another process, all of this process's
-   threads (request path, queue, the flusher's reading, encoding and sending), against
-   ``json.dumps`` of one finished hit dict timed in the same rounds.
+   threads (request path, queue, the flusher's reading, encoding and sending), over the
+   same requests served by the bare app, against ``json.dumps`` of one finished hit dict
+   timed in the same rounds. Each chunk gets requests made afresh, as a server makes
+   them: values whose hashes nobody has computed yet.
 """
 
 from __future__ import annotations
@@ -114,15 +118,29 @@ async def send(message: Any) -> None:
     return None
 
 
-def call_wsgi(app: Any, env: dict[str, Any], count: int) -> None:
-    for _ in range(count):
-        app(env, start_response)
+BATCH = 250  # the default batch_size: a serving tracker's flusher takes its inbox this often
 
 
-def call_asgi(app: Any, sc: dict[str, Any], count: int) -> None:
+def _nothing() -> None:
+    return None
+
+
+def call_wsgi(app: Any, env: dict[str, Any], count: int,
+              drain: Callable[[], None] = _nothing) -> None:
+    """``count`` calls, and ``drain`` after every ``BATCH`` (what a flusher would take)."""
+    for _ in range(count // BATCH):
+        for _ in range(BATCH):
+            app(env, start_response)
+        drain()
+
+
+def call_asgi(app: Any, sc: dict[str, Any], count: int,
+              drain: Callable[[], None] = _nothing) -> None:
     async def loop() -> None:
-        for _ in range(count):
-            await app(sc, receive, send)
+        for _ in range(count // BATCH):
+            for _ in range(BATCH):
+                await app(sc, receive, send)
+            drain()
 
     asyncio.run(loop())
 
@@ -175,11 +193,17 @@ def bench_request_path(n: int, rounds: int) -> list[tuple[str, float, float]]:
         wrapped_wsgi = WSGIMiddleware(wsgi_app, tracker=parked_tracker())
         wrapped_asgi = ASGIMiddleware(asgi_app, tracker=parked_tracker())
         reset = Fresh(wrapped_wsgi, wrapped_asgi)
+
+        def drain(reset: Fresh = reset) -> None:  # the flusher's part: not timed here
+            reset.tracker._inbox.clear()
+
         bare = per_call(partial(call_wsgi, wsgi_app, env), n, rounds, reset)
-        wrapped = per_call(partial(call_wsgi, wrapped_wsgi, env), n, rounds, reset)
+        wrapped = per_call(partial(call_wsgi, wrapped_wsgi, env, drain=drain), n, rounds,
+                           reset)
         rows.append((f"WSGI {label}", bare, wrapped))
         bare = per_call(partial(call_asgi, asgi_app, sc), n, rounds, reset)
-        wrapped = per_call(partial(call_asgi, wrapped_asgi, sc), n, rounds, reset)
+        wrapped = per_call(partial(call_asgi, wrapped_asgi, sc, drain=drain), n, rounds,
+                           reset)
         rows.append((f"ASGI {label}", bare, wrapped))
         reset.tracker.close(0)
     return rows
@@ -382,75 +406,108 @@ def thread_cpu(thread: threading.Thread | None) -> float | None:
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-class Delivering:
-    """Page views through a middleware into a tracker that delivers to the sink."""
+def fresh(value: Any) -> Any:
+    """An equal copy of a str or bytes value, as a server parses it anew for each request
+    (its hash not computed yet, its characters compared rather than its identity)."""
+    if isinstance(value, str):
+        return "".join(list(value)) if value else value
+    if isinstance(value, bytes):
+        return bytes(bytearray(value))
+    return value
 
-    def __init__(self, is_asgi: bool, base_url: str, n: int) -> None:
+
+def fresh_environ(i: int) -> dict[str, Any]:
+    """``visitor_environ(i)`` as a server makes it: the values and the HTTP_ keys (built
+    from the header names) parsed anew, the other keys the server's literals."""
+    return {fresh(key) if key.startswith("HTTP_") else key: fresh(value)
+            for key, value in visitor_environ(i).items()}
+
+
+def fresh_scope(i: int) -> dict[str, Any]:
+    sc = visitor_scope(i)
+    sc["headers"] = [(fresh(name), fresh(value)) for name, value in sc["headers"]]
+    sc["path"], sc["raw_path"] = fresh(sc["path"]), fresh(sc["raw_path"])
+    return sc
+
+
+class Delivering:
+    """Page views through a middleware into a tracker that delivers to the sink, or
+    (``tracker`` None) through the bare app."""
+
+    def __init__(self, is_asgi: bool, base_url: str | None, n: int) -> None:
         self.is_asgi = is_asgi
-        self.tracker = Tracker(access_key=SINK_KEY, base_url=base_url, environ={},
-                               max_queue=n + 1)
-        if is_asgi:
-            self.app: Any = ASGIMiddleware(asgi_app, tracker=self.tracker)
-            self.requests = [visitor_scope(i) for i in range(2000)]
+        self.tracker = None if base_url is None else Tracker(
+            access_key=SINK_KEY, base_url=base_url, environ={}, max_queue=n + 1)
+        if self.tracker is None:
+            self.app: Any = asgi_app if is_asgi else wsgi_app
+        elif is_asgi:
+            self.app = ASGIMiddleware(asgi_app, tracker=self.tracker)
         else:
             self.app = WSGIMiddleware(wsgi_app, tracker=self.tracker)
-            self.requests = [visitor_environ(i) for i in range(2000)]
         self.served = 0
 
-    def serve(self, count: int) -> None:
-        """``count`` page views; a new visitor address every 3, from a list longer than
-        the address caches, as on a busy site (the pool of requests repeats)."""
-        app, requests, first = self.app, self.requests, self.served
-        self.served += count
+    def serve(self, requests: list[dict[str, Any]]) -> None:
+        """Page views of ``requests``; a new visitor address every 3, from a list longer
+        than the address caches, as on a busy site."""
+        app, first = self.app, self.served
+        self.served += len(requests)
         if not self.is_asgi:
-            for i in range(first, first + count):
-                env = requests[i % 2000]
+            for i, env in enumerate(requests, first):
                 env["REMOTE_ADDR"] = ADDRESSES[i // 3 % len(ADDRESSES)]
                 app(env, start_response)
             return
 
         async def loop() -> None:
-            for i in range(first, first + count):
-                sc = requests[i % 2000]
+            for i, sc in enumerate(requests, first):
                 sc["client"] = CLIENTS[i // 3 % len(CLIENTS)]
                 await app(sc, receive, send)
 
         asyncio.run(loop())
 
     def measure(self, n: int) -> float:
-        """Process CPU µs per hit to serve ``n`` page views and deliver their hits."""
-        sent = self.tracker.stats().sent
+        """Process CPU µs per request to serve ``n`` page views, made afresh, and deliver
+        their hits."""
+        make = fresh_scope if self.is_asgi else fresh_environ
+        requests = [make(self.served + i) for i in range(n)]
+        tracker = self.tracker
+        sent = 0 if tracker is None else tracker.stats().sent
+        gc.collect()
         started = time.process_time()
-        self.serve(n)
-        assert self.tracker.flush(120), self.tracker.stats()
+        self.serve(requests)
+        if tracker is not None:
+            assert tracker.flush(120), tracker.stats()
         total = time.process_time() - started
-        assert self.tracker.stats().sent - sent == n, self.tracker.stats()
+        if tracker is not None:
+            assert tracker.stats().sent - sent == n, tracker.stats()
         return total / n * 1e6
 
 
 CHUNK = 2_000  # page views per measurement: 8 batches of the default 250
+Row = tuple[str, list[float], list[float], list[float], list[float]]
 
 
-def bench_process_cpu(n: int, rounds: int) -> list[tuple[str, list[float], list[float],
-                                                          list[float]]]:
-    """In pairs, interleaved: ``CHUNK`` json.dumps of one hit, then ``CHUNK`` page views
-    served and delivered (WSGI, then ASGI). On a shared machine the CPU a thing costs drifts
-    by half within seconds; short, alternating chunks see the same machine, and the
-    lowest of many is what the code costs when nothing else intrudes.
-    Rows: (label, json.dumps µs per chunk, process µs per chunk, flusher µs per round)."""
+def bench_process_cpu(n: int, rounds: int) -> list[Row]:
+    """In threes, interleaved: ``CHUNK`` json.dumps of one hit, then ``CHUNK`` requests
+    served by the bare app, then ``CHUNK`` page views served and delivered (WSGI, then
+    ASGI). On a shared machine the CPU a thing costs drifts by half within seconds; short,
+    alternating chunks see the same machine, and the lowest of many is what the code costs
+    when nothing else intrudes. Rows: (label, json.dumps µs per chunk, bare µs per chunk,
+    process µs per chunk, flusher µs per round)."""
     process = subprocess.Popen([sys.executable, "-c", SINK, SINK_KEY], stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         base_url = process.stdout.readline().strip()
-        variants = [("WSGI", Delivering(False, base_url, n)),
-                    ("ASGI", Delivering(True, base_url, n))]
-        for _, variant in variants:  # warm up: the thread, the imports, the connection
+        variants = [("WSGI", Delivering(False, None, n), Delivering(False, base_url, n)),
+                    ("ASGI", Delivering(True, None, n), Delivering(True, base_url, n))]
+        for _, bare, variant in variants:  # warm up: the thread, the imports, the connection
+            bare.measure(CHUNK)
             variant.measure(CHUNK)
-        rows: list[tuple[str, list[float], list[float], list[float]]] = [
-            (label, [], [], []) for label, _ in variants]
+        rows: list[Row] = [(label, [], [], [], []) for label, _, _ in variants]
         for _ in range(rounds):
-            for (_, variant), (_, dumps, totals, flushers) in zip(variants, rows, strict=True):
+            for (_, bare, variant), (_, dumps, bares, totals, flushers) in zip(
+                    variants, rows, strict=True):
+                assert variant.tracker is not None
                 thread = variant.tracker._thread  # the flusher, started by the warm-up
                 flusher = thread_cpu(thread)
                 for _ in range(max(1, n // CHUNK)):
@@ -458,12 +515,13 @@ def bench_process_cpu(n: int, rounds: int) -> list[tuple[str, list[float], list[
                     started = time.process_time()
                     dumps_hit(CHUNK)
                     dumps.append((time.process_time() - started) / CHUNK * 1e6)
-                    gc.collect()
+                    bares.append(bare.measure(CHUNK))
                     totals.append(variant.measure(CHUNK))
                 after = thread_cpu(thread)
                 if flusher is not None and after is not None:
                     flushers.append((after - flusher) / (max(1, n // CHUNK) * CHUNK) * 1e6)
-        for _, variant in variants:
+        for _, _, variant in variants:
+            assert variant.tracker is not None
             variant.tracker.close(5)
         return rows
     finally:
@@ -471,22 +529,27 @@ def bench_process_cpu(n: int, rounds: int) -> list[tuple[str, list[float], list[
         process.wait(10)
 
 
-def print_process_cpu(rows: list[tuple[str, list[float], list[float], list[float]]]) -> None:
-    print(f"\n{'process CPU per delivered hit':30} {'json.dumps':>10} {'all threads':>11} "
-          f"{'ratio':>6} {'(quartiles)':>12}   {'flusher share':>13}")
-    for label, dumps, totals, flushers in rows:
-        ratios = sorted(total / baseline for baseline, total in zip(dumps, totals,
-                                                                      strict=True))
+def print_process_cpu(rows: list[Row]) -> None:
+    print(f"\n{'process CPU per delivered hit':30} {'json.dumps':>10} {'bare app':>8} "
+          f"{'all threads':>11} {'added':>6} {'ratio':>6} {'(quartiles)':>12}   "
+          f"{'flusher share':>13}")
+    for label, dumps, bares, totals, flushers in rows:
+        ratios = sorted((total - bare) / baseline for baseline, bare, total
+                        in zip(dumps, bares, totals, strict=True))
         quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
-        share = statistics.median(flushers) / statistics.median(totals) if flushers else None
-        print(f"{label + ' page view':30} {min(dumps):10.2f} {min(totals):11.2f} "
-              f"{quartiles[1]:6.2f} ({quartiles[0]:.2f}-{quartiles[2]:.2f})   "
+        added = sorted(total - bare for bare, total in zip(bares, totals, strict=True))
+        share = statistics.median(flushers) / statistics.median(added) if flushers else None
+        print(f"{label + ' page view':30} {min(dumps):10.2f} {min(bares):8.2f} "
+              f"{min(totals):11.2f} {added[0]:6.2f} {quartiles[1]:6.2f} "
+              f"({quartiles[0]:.2f}-{quartiles[2]:.2f})   "
               f"{'-' if share is None else f'{share:.0%}':>13}")
-    print(f"µs: the lowest of {len(rows[0][1])} alternating chunks of {CHUNK:,}; all threads: "
-          "the request path,\nthe queue, and the flusher (reading, encoding, sending to a "
-          "local sink in another\nprocess). Ratio: the median of each pair's all threads / "
-          "json.dumps, and its\nquartiles. Flusher share: of the CPU, from /proc. "
-          "Targets: 3.5x, and 12 µs on a quiet machine.")
+    print(f"µs: the lowest of {len(rows[0][1])} alternating chunks of {CHUNK:,} requests, "
+          "each made afresh;\nall threads: the request path, the queue, and the flusher "
+          "(reading, encoding,\nsending to a local sink in another process); added: all "
+          "threads less the bare app\nserving the same requests, chunk by chunk. Ratio: "
+          "the median of each chunk's\nadded / json.dumps, and its quartiles. Flusher "
+          "share: of the added CPU, from /proc.\nTargets: 3.5x, and 12 µs on a quiet "
+          "machine.")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,11 +17,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +31,19 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_core import (
+    BATCH,
     ONE_HIT,
     asgi_app,
+    call_asgi,
+    call_wsgi,
     environ,
+    fresh_environ,
+    fresh_scope,
     parked_tracker,
     receive,
     scope,
     send,
     start_response,
-    visitor_environ,
-    visitor_scope,
     wsgi_app,
 )
 
@@ -46,8 +51,10 @@ from pirsch_middleware._items import page_view
 from pirsch_middleware.asgi import PirschMiddleware as ASGIMiddleware
 from pirsch_middleware.wsgi import PirschMiddleware as WSGIMiddleware
 
-SHORT, LONG = 200, 1200
-STREAM = 2000  # requests prepared for the stream variants (they repeat, as bench_core's)
+# The difference of 5,000 calls (start-up noise is a few million instructions), in
+# whole batches of bench_core's BATCH.
+SHORT, LONG = BATCH, 21 * BATCH
+STREAM = LONG  # requests prepared for the stream variants: each served once
 
 
 def _dumps(n: int) -> None:
@@ -58,27 +65,17 @@ def _dumps(n: int) -> None:
 
 def _wsgi(path: str, method: str, tracked: bool) -> Callable[[int], None]:
     env = environ(path, method)
-    app: Any = WSGIMiddleware(wsgi_app, tracker=parked_tracker()) if tracked else wsgi_app
-
-    def run(n: int) -> None:
-        for _ in range(n):
-            app(env, start_response)
-
-    return run
+    tracker = parked_tracker()
+    app: Any = WSGIMiddleware(wsgi_app, tracker=tracker) if tracked else wsgi_app
+    # The inbox cleared every BATCH calls, as bench_core does (and a flusher would).
+    return partial(call_wsgi, app, env, drain=tracker._inbox.clear)
 
 
 def _asgi(path: str, method: str, tracked: bool) -> Callable[[int], None]:
     sc = scope(path, method)
-    app: Any = ASGIMiddleware(asgi_app, tracker=parked_tracker()) if tracked else asgi_app
-
-    def run(n: int) -> None:
-        async def loop() -> None:
-            for _ in range(n):
-                await app(sc, receive, send)
-
-        asyncio.run(loop())
-
-    return run
+    tracker = parked_tracker()
+    app: Any = ASGIMiddleware(asgi_app, tracker=tracker) if tracked else asgi_app
+    return partial(call_asgi, app, sc, drain=tracker._inbox.clear)
 
 
 def _encode(is_asgi: bool) -> Callable[[int], None]:
@@ -96,10 +93,10 @@ def _encode(is_asgi: bool) -> Callable[[int], None]:
 
 def _stream(is_asgi: bool) -> Callable[[int], None]:
     """Served and encoded: bench_core's stream of visitors (400 pages, 5 browsers, a new
-    visitor every three requests), through the middleware and the flusher's reading and
-    encoding, without the network."""
+    visitor every three requests, each made afresh), through the middleware and the
+    flusher's reading and encoding, without the network."""
     tracker = parked_tracker()
-    requests = [(visitor_scope if is_asgi else visitor_environ)(i) for i in range(STREAM)]
+    requests = [(fresh_scope if is_asgi else fresh_environ)(i) for i in range(STREAM)]
 
     def run(n: int) -> None:
         if is_asgi:
@@ -144,7 +141,8 @@ def count(name: str, calls: int) -> int:
     done = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
          __file__, "--child", name, str(calls)],
-        capture_output=True, text=True, check=False)
+        capture_output=True, text=True, check=False,
+        env={**os.environ, "PYTHONHASHSEED": "0"})  # the same dict layouts in every run
     found = re.search(r"Collected\s*:\s*(\d+)", done.stderr)
     if done.returncode or found is None:
         raise SystemExit(f"callgrind failed for {name!r}:\n{done.stderr[-2000:]}")

@@ -64,9 +64,9 @@ def test_noop_send_sees_the_page_view_a_tracker_would_send() -> None:
 
 def test_every_variant_bench_instructions_counts_runs(monkeypatch: pytest.MonkeyPatch,
                                                       ) -> None:
-    """What callgrind counts runs: a few calls of each, without valgrind (one raising
-    fails the test)."""
+    """What callgrind counts runs: one batch of calls of each, without valgrind (one
+    raising fails the test)."""
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
     bench = importlib.import_module("benchmarks.bench_instructions")
     for make, _ in bench.VARIANTS.values():
-        make()(3)
+        make()(bench.SHORT)
