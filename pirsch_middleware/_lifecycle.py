@@ -10,6 +10,10 @@ into these calls; what is tracked, when, and in which order is decided here once
     visit.finish()                     # done, streamed out, or failed: settle the rest
     visit.leave(token)
 
+The WSGI and ASGI middlewares call ``start`` instead of ``begin``: a request that cannot
+be a page view then costs no Visit, only a tuple of its arguments, until a view asks for
+it (``current_visit``, which ``track_event`` & co. use).
+
 A request inside a request already tracked (the middleware installed twice: Django's
 ``MIDDLEWARE`` listing it twice, ``Pirsch(app)`` called twice, a WSGI wrapper around
 Django's middleware...) gets ``None`` from ``begin``: the outermost tracks, the others pass
@@ -31,15 +35,22 @@ from ._registry import flushed_by_lifespan, shutdown_flush, stopping
 from ._rules import DONT_TRACK, IF_NAVIGATION, NO_RESPONSE, Rules
 from ._tracker import Tracker
 
-__all__ = ["Lifecycle", "Visit", "current", "current_visit"]
+__all__ = ["Lifecycle", "Passing", "Visit", "current", "current_visit"]
 
 # The request being served in this context; integrations set it directly (Visit.enter).
-current: ContextVar[Visit | None] = ContextVar("pirsch_request", default=None)
+# A request that cannot be a page view may be held as its Visit's arguments instead
+# (``Lifecycle.start``): most never need the Visit, which is made when first asked for.
+Passing = tuple[Any, ...]
+current: ContextVar[Visit | Passing | None] = ContextVar("pirsch_request", default=None)
 
 
 def current_visit() -> Visit | None:
     """The request being served by one of our middlewares in this context, if any."""
-    return current.get()
+    visit = current.get()
+    if isinstance(visit, tuple):  # passing: its Visit, from now on in this context
+        visit = Visit(*visit)
+        current.set(visit)
+    return visit
 
 
 class Visit:
@@ -66,11 +77,11 @@ class Visit:
         self.tags: dict[str, str] | None = None
         self.skip = False
 
-    def enter(self) -> Token[Visit | None]:
+    def enter(self) -> Token[Visit | Passing | None]:
         """Make this the current request (for ``track_event``, ``set_title``...)."""
         return current.set(self)
 
-    def leave(self, token: Token[Visit | None]) -> None:
+    def leave(self, token: Token[Visit | Passing | None]) -> None:
         try:
             current.reset(token)
         except ValueError:  # left from another context (a server iterating elsewhere)
@@ -149,14 +160,22 @@ class Lifecycle:
               captured: Captured | None = None) -> Visit | None:
         """The request arrives: its ``Visit``, or None to pass it through untouched
         (tracking off, or another Pirsch middleware already tracks this request)."""
+        visit = self.start(source, is_asgi, method, path, captured)
+        return Visit(*visit) if isinstance(visit, tuple) else visit
+
+    def start(self, source: Mapping[str, Any], is_asgi: bool, method: str, path: str,
+              captured: Captured | None = None) -> Visit | Passing | None:
+        """``begin``, but a request that cannot be a page view gets its Visit's arguments
+        (``Passing``), to be made into it only when a view asks (``current_visit``)."""
         if not self.tracker.enabled:
             return None
         outer = current.get()
         if outer is not None:
+            lifecycle = outer[0] if isinstance(outer, tuple) else outer.lifecycle
             self._throttle.log(logging.WARNING, "nested", "Pirsch: %s is installed inside "
                                "another Pirsch middleware (%s); the outer one tracks each "
                                "request, this one passes them through. Remove one of them.",
-                               self.name, outer.lifecycle.name)
+                               self.name, lifecycle.name)
             return None
         if self.rules.is_candidate(method, path):
             return Visit(self, source, is_asgi, method, path, time.time(),
@@ -165,7 +184,7 @@ class Lifecycle:
         if self.tracker.watcher is not None:
             self.not_sent(is_asgi, captured or self.tracker.capture(is_asgi, source),
                           self.rules.candidate_reason(method, path) or "")
-        return Visit(self, source, is_asgi, method, path, 0.0, captured)
+        return (self, source, is_asgi, method, path, 0.0, captured)  # Visit's arguments
 
     def not_sent(self, is_asgi: bool, captured: Captured, reason: str) -> None:
         """Tell the tracker's watcher (debug mode, a test's recorder) of a request that is

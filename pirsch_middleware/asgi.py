@@ -58,16 +58,19 @@ class PirschMiddleware(MiddlewareBase[ASGIApp]):
                 await self.app(scope, receive, send)
             return
         lifecycle = self.lifecycle
-        visit = lifecycle.begin(scope, True, scope.get("method") or "", scope.get("path") or "")
+        visit = lifecycle.start(scope, True, scope.get("method") or "", scope.get("path") or "")
         if visit is None:
             await self.app(scope, receive, send)
             return
         token = current.set(visit)  # Visit.enter, inline: this runs for every request
-        if visit.decided:  # cannot be a page view: only track_event() & co. need the visit
+        if isinstance(visit, tuple):  # no page view: only track_event() & co. may need it
             try:
                 await self.app(scope, receive, send)
             finally:
-                visit.leave(token)
+                try:  # Visit.leave, inline
+                    current.reset(token)
+                except ValueError:
+                    pass
             return
 
         async def observe(message: Message) -> None:

@@ -36,16 +36,19 @@ class PirschMiddleware(MiddlewareBase[WSGIApp]):
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse,
                  ) -> Iterable[bytes]:
-        visit = self.lifecycle.begin(environ, False, environ.get("REQUEST_METHOD") or "",
+        visit = self.lifecycle.start(environ, False, environ.get("REQUEST_METHOD") or "",
                                      environ.get("PATH_INFO") or "")
         if visit is None:
             return self.app(environ, start_response)
         token = current.set(visit)  # Visit.enter, inline: this runs for every request
-        if visit.decided:  # cannot be a page view: only track_event() & co. need the visit
+        if isinstance(visit, tuple):  # no page view: only track_event() & co. may need it
             try:
                 return self.app(environ, start_response)
             finally:
-                visit.leave(token)
+                try:  # Visit.leave, inline
+                    current.reset(token)
+                except ValueError:
+                    pass
 
         def observe(status: str, headers: list[tuple[str, str]],
                     exc_info: ExcInfo | None = None) -> Any:

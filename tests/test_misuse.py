@@ -81,6 +81,13 @@ def asgi_request(app: Any, case: Case | None = None,
     assert sent[0]["status"] == 200
 
 
+POST = Case("signup", method="POST")  # no page view: a passing request
+
+
+def sign_up() -> None:
+    track_event("Signup")
+
+
 def view_calls(during: Callable[[], None], *, asgi: bool = False,
                case: Case | None = None) -> Act:
     """A page view whose view makes ``during``'s calls."""
@@ -261,6 +268,16 @@ MISTAKES = [
             lambda ctx: asgi_request(ASGIMiddleware(ASGIMiddleware(
                 asgi_app(Case("page")), tracker=ctx.tracker), tracker=ctx.tracker)),
             logs=["is installed inside another Pirsch middleware"], hits=ONE_HIT),
+    Mistake("the WSGI middleware applied twice, a POST that tracks an event",
+            lambda ctx: wsgi_request(WSGIMiddleware(WSGIMiddleware(
+                wsgi_app(POST, sign_up), tracker=ctx.tracker), tracker=ctx.tracker), POST),
+            logs=["is installed inside another Pirsch middleware"], hits=[],
+            events=[{"event_name": "Signup"}]),
+    Mistake("the ASGI middleware applied twice, a POST that tracks an event",
+            lambda ctx: asgi_request(ASGIMiddleware(ASGIMiddleware(
+                asgi_app(POST, sign_up), tracker=ctx.tracker), tracker=ctx.tracker), POST),
+            logs=["is installed inside another Pirsch middleware"], hits=[],
+            events=[{"event_name": "Signup"}]),
     Mistake("Pirsch(app) called twice", flask_twice,
             logs=["init_app() was called again"], hits=[{"url": "http://localhost/"}]),
     Mistake("the Django middleware listed twice", lambda ctx: django_visit(ctx, TWICE),
