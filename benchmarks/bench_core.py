@@ -1,7 +1,9 @@
 """Benchmark of the tracking core. Prints figures; run with ``python benchmarks/bench_core.py``.
 
 1. Request path: per-request time of a bare WSGI and ASGI app, and of the same app
-   wrapped in the Pirsch middleware, for a tracked page view and an untracked request.
+   wrapped in the Pirsch middleware, for a tracked page view and an untracked request;
+   of ``Floor``, the least a WSGI tracker can do for a page view; and of a no-op
+   middleware, the yardstick of an untracked request.
    The flusher is parked (a long flush interval) so only the request path is timed; the
    inbox is cleared every 250 requests, as a serving tracker's flusher takes it at its
    default batch size (a queue grown to 50,000 items would slow the collector down).
@@ -35,6 +37,7 @@ import time
 import tracemalloc
 from collections import deque
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -46,6 +49,7 @@ import httpx
 from bench_servers import SINK, machine
 
 from pirsch_middleware import Tracker, TrustedProxies
+from pirsch_middleware._extract import ENVIRON_FIELDS
 from pirsch_middleware._items import Item, page_view
 from pirsch_middleware._payload import Encoder
 from pirsch_middleware.asgi import PirschMiddleware as ASGIMiddleware
@@ -184,6 +188,42 @@ class Fresh:
         old.close(0)
 
 
+class Floor:
+    """The least a WSGI tracker can do for a page view: capture the same 31 environ
+    values, make the request current in a context variable, wrap ``start_response`` to see
+    a 2xx HTML response, and append the item. No excluded paths, no count-once check, no
+    bound on the queue, no lifecycle shared with other integrations: a yardstick for
+    what those cost, not something to ship."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+        self.inbox: deque[Item] = deque()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any],
+                 ) -> Iterable[bytes]:
+        item = (0, time.time(), tuple(map(environ.get, ENVIRON_FIELDS)))
+        token = FLOOR_CURRENT.set(item)
+        inbox = self.inbox
+
+        def observe(status: str, headers: list[tuple[str, str]], exc_info: Any = None,
+                    ) -> Any:
+            if status[:1] == "2":
+                for name, value in headers:
+                    if len(name) == 12 and name.lower() == "content-type":
+                        if value.startswith("text/html"):
+                            inbox.append(item)
+                        break
+            return start_response(status, headers, exc_info)
+
+        try:
+            return self.app(environ, observe)
+        finally:
+            FLOOR_CURRENT.reset(token)
+
+
+FLOOR_CURRENT: ContextVar[Item | None] = ContextVar("floor", default=None)
+
+
 def bench_request_path(n: int, rounds: int) -> list[tuple[str, float, float]]:
     rows = []
     for label, path, method in (("tracked page view", "/pricing", "GET"),
@@ -201,12 +241,43 @@ def bench_request_path(n: int, rounds: int) -> list[tuple[str, float, float]]:
         wrapped = per_call(partial(call_wsgi, wrapped_wsgi, env, drain=drain), n, rounds,
                            reset)
         rows.append((f"WSGI {label}", bare, wrapped))
+        if label == "tracked page view":
+            floor = Floor(wsgi_app)
+            least = per_call(partial(call_wsgi, floor, env, drain=floor.inbox.clear), n,
+                             rounds, reset)
+            rows.append(("WSGI the floor (see Floor)", bare, least))
         bare = per_call(partial(call_asgi, asgi_app, sc), n, rounds, reset)
         wrapped = per_call(partial(call_asgi, wrapped_asgi, sc, drain=drain), n, rounds,
                            reset)
         rows.append((f"ASGI {label}", bare, wrapped))
+        if label == "untracked (POST)":  # the yardstick of an untracked request
+            noop = per_call(partial(call_wsgi, NoopWSGI(wsgi_app), env), n, rounds, reset)
+            rows.append(("WSGI no-op middleware (POST)", rows[-2][1], noop))
+            noop = per_call(partial(call_asgi, NoopASGI(asgi_app), sc), n, rounds, reset)
+            rows.append(("ASGI no-op middleware (POST)", bare, noop))
         reset.tracker.close(0)
     return rows
+
+
+class NoopWSGI:
+    """A WSGI middleware that does nothing: what an untracked request is held against."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any],
+                 ) -> Iterable[bytes]:
+        return self.app(environ, start_response)
+
+
+class NoopASGI:
+    """An ASGI middleware that does nothing."""
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
 
 
 def bench_enqueue(n: int, rounds: int) -> tuple[float, float]:
@@ -575,6 +646,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{wrapped / bare:6.2f} {(wrapped - bare) / dumps:11.2f}")
     print(f"(json.dumps of one hit: {dumps:.2f} µs; target for a tracked page view: "
           "added/dumps at most 1.0)")
+    times = {label: wrapped for label, _, wrapped in rows}
+    over = [times[f"{kind} untracked (POST)"] - times[f"{kind} no-op middleware (POST)"]
+            for kind in ("WSGI", "ASGI")]
+    print(f"untracked (POST) over the no-op middleware: WSGI {over[0]:+.2f} µs, ASGI "
+          f"{over[1]:+.2f} µs (target: within 1 µs)")
     plain, put = bench_enqueue(n, rounds)
     print(f"\nenqueue: Tracker.put {put:.3f} µs, deque.append {plain:.3f} µs "
           f"(ratio {put / plain:.2f})")

@@ -33,6 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_core import (
     BATCH,
     ONE_HIT,
+    Floor,
+    NoopASGI,
+    NoopWSGI,
     asgi_app,
     call_asgi,
     call_wsgi,
@@ -69,6 +72,11 @@ def _wsgi(path: str, method: str, tracked: bool) -> Callable[[int], None]:
     app: Any = WSGIMiddleware(wsgi_app, tracker=tracker) if tracked else wsgi_app
     # The inbox cleared every BATCH calls, as bench_core does (and a flusher would).
     return partial(call_wsgi, app, env, drain=tracker._inbox.clear)
+
+
+def _floor() -> Callable[[int], None]:
+    floor = Floor(wsgi_app)
+    return partial(call_wsgi, floor, environ("/pricing", "GET"), drain=floor.inbox.clear)
 
 
 def _asgi(path: str, method: str, tracked: bool) -> Callable[[int], None]:
@@ -125,10 +133,17 @@ VARIANTS: dict[str, tuple[Callable[[], Callable[[int], None]], str | None]] = {
     "json.dumps of one hit": (lambda: _dumps, None),
     "WSGI bare app": (lambda: _wsgi("/pricing", "GET", False), None),
     "WSGI tracked page view": (lambda: _wsgi("/pricing", "GET", True), "WSGI bare app"),
+    "WSGI the floor (bench_core.Floor)": (_floor, "WSGI bare app"),
     "WSGI untracked (POST)": (lambda: _wsgi("/signup", "POST", True), "WSGI bare app"),
     "ASGI bare app": (lambda: _asgi("/pricing", "GET", False), None),
     "ASGI tracked page view": (lambda: _asgi("/pricing", "GET", True), "ASGI bare app"),
     "ASGI untracked (POST)": (lambda: _asgi("/signup", "POST", True), "ASGI bare app"),
+    "WSGI no-op middleware (POST)": (
+        lambda: partial(call_wsgi, NoopWSGI(wsgi_app), environ("/signup", "POST")),
+        "WSGI bare app"),
+    "ASGI no-op middleware (POST)": (
+        lambda: partial(call_asgi, NoopASGI(asgi_app), scope("/signup", "POST")),
+        "ASGI bare app"),
     "WSGI hit read and encoded": (lambda: _encode(False), None),
     "ASGI hit read and encoded": (lambda: _encode(True), None),
     "WSGI stream, served and encoded": (lambda: _stream(False), "WSGI bare app"),
