@@ -158,6 +158,24 @@ def test_one_encoder_for_many_requests_keeps_them_apart(kind: str) -> None:
                 assert encoder.encode(item) == encoder.encode_afresh(item), case.id
 
 
+@pytest.mark.parametrize("first", [0, 1])
+def test_header_names_that_join_alike_are_told_apart(first: int) -> None:
+    """Two lists of as many ASGI header names that would join alike with NULs (names
+    holding NULs) are each read as the long way reads them, whichever came first: a
+    layout kept for one is never the other's (a key of the names joined was tried, and
+    needs the NUL check this holds it to)."""
+    lists = [[(b"user-agent\0x", b"Mozilla/5.0 (X11; Linux x86_64) One/1.0"),
+              (b"host", b"one.example")],
+             [(b"user-agent", b"Mozilla/5.0 (X11; Linux x86_64) Two/2.0"),
+              (b"x\0host", b"two.example")]]
+    encoder = encoder_for(Case("names"))
+    for headers in lists[first:] + lists[:first]:
+        scope = Case("names").scope()
+        scope["headers"] = headers
+        for item in (page_view(scope), event(scope, "Signup")):
+            assert encoder.encode(item) == encoder.encode_afresh(item), headers
+
+
 def weight(memo: Memo) -> int:
     """Bytes held by a memo's caches: their dicts, keys, entries and what those hold."""
     seen: set[int] = set()
