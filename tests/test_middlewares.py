@@ -45,14 +45,13 @@ def test_wsgi_status_lines_each_give_their_code(make_tracker: TrackerFactory) ->
     statuses = [f"200 Fine {n}" for n in range(wsgi.MAX_CODES + 10)]
     statuses += ["404 Not Found", "200 OK", "404 Not Found", "OK", "2", "", "200 OK"]
     for status in statuses:
-        case = Case("page")
-
         def app(environ: dict[str, Any], start_response: Any, status: str = status,
-                case: Case = case) -> list[bytes]:
+                ) -> list[bytes]:
             start_response(status, [("Content-Type", "text/html")])
             return [b"<p></p>"]
 
-        assert run_wsgi(WSGIMiddleware(app, tracker=tracker), case.environ())[0] == status
+        assert run_wsgi(WSGIMiddleware(app, tracker=tracker), Case("page").environ())[0] \
+            == status
     assert len(wsgi._codes) <= wsgi.MAX_CODES
     assert tracker.flush(5)
     assert tracker.stats().sent == wsgi.MAX_CODES + 10 + 2  # the 200s
