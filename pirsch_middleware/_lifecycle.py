@@ -10,9 +10,18 @@ into these calls; what is tracked, when, and in which order is decided here once
     visit.finish()                     # done, streamed out, or failed: settle the rest
     visit.leave(token)
 
-The WSGI and ASGI middlewares call ``start`` instead of ``begin``: a request that cannot
-be a page view then costs no Visit, only a tuple of its arguments, until a view asks for
-it (``current_visit``, which ``track_event`` & co. use).
+The WSGI and ASGI middlewares call ``start`` instead of ``begin``, and ``respond`` and
+``finish`` on what it gives: a ``Held`` request, a list of the Visit's arguments. Making
+a Visit costs a tenth of a page view's request path (a list, an eighth of that), and most
+requests never need theirs: it is made only when a view asks for it (``current_visit``,
+which ``track_event`` & co. use)::
+
+    held = lifecycle.start(source, is_asgi, method, path)   # None: pass through
+    token = current.set(held)
+    ...                                # the app runs
+    respond(held, status, content_type)
+    finish(held)
+    current.reset(token)
 
 A request inside a request already tracked (the middleware installed twice: Django's
 ``MIDDLEWARE`` listing it twice, ``Pirsch(app)`` called twice, a WSGI wrapper around
@@ -35,29 +44,67 @@ from ._registry import flushed_by_lifespan, shutdown_flush, stopping
 from ._rules import DONT_TRACK, IF_NAVIGATION, NO_RESPONSE, Rules
 from ._tracker import Tracker
 
-__all__ = ["Lifecycle", "Passing", "Visit", "current", "current_visit"]
+__all__ = ["ARRIVED", "Held", "Lifecycle", "Visit", "current", "current_visit", "finish",
+           "respond"]
+
+# A request as the WSGI and ASGI middlewares hold it (``Lifecycle.start``): its Visit's
+# arguments, then its Visit once a view asked for it (None until then). A list, shared by
+# every context the request runs in, so that a Visit made in one (a view run in a thread)
+# is the one the middleware settles in another.
+Held = list[Any]
+LIFECYCLE, SOURCE, IS_ASGI, METHOD, PATH, ARRIVED, CAPTURED, VISIT = range(8)
+# held[ARRIVED]: its arrival time while it may become a page view; 0.0 once that is
+# decided (``respond``, ``finish``), or when it never could be.
 
 # The request being served in this context; integrations set it directly (Visit.enter).
-# A request that cannot be a page view may be held as its Visit's arguments instead
-# (``Lifecycle.start``): most never need the Visit, which is made when first asked for.
-Passing = tuple[Any, ...]
-current: ContextVar[Visit | Passing | None] = ContextVar("pirsch_request", default=None)
+current: ContextVar[Visit | Held | None] = ContextVar("pirsch_request", default=None)
 
 
 def current_visit() -> Visit | None:
     """The request being served by one of our middlewares in this context, if any."""
-    visit = current.get()
-    if isinstance(visit, tuple):  # passing: its Visit, from now on in this context
-        visit = Visit(*visit)
-        current.set(visit)
+    held = current.get()
+    if not isinstance(held, list):
+        return held
+    visit: Visit | None = held[VISIT]  # made the first time it is asked for
+    if visit is None:
+        visit = held[VISIT] = Visit(*held[:VISIT])
     return visit
+
+
+def respond(held: Held, status: int, content_type: str) -> None:
+    """``Visit.respond`` for a held request: the response starts, decide (once) whether it
+    is a page view."""
+    arrived = held[ARRIVED]
+    if not arrived:
+        return
+    held[ARRIVED] = 0.0
+    visit = held[VISIT]
+    if visit is not None:  # a view asked for it: it may hold a title, tags or events
+        visit.respond(status, content_type)
+        return
+    lifecycle: Lifecycle = held[LIFECYCLE]
+    reason = lifecycle.rules.response_reason(status, content_type, held[METHOD], held[PATH],
+                                             held[SOURCE])
+    lifecycle.settle(reason, arrived, held[IS_ASGI], held[CAPTURED], None, None)
+
+
+def finish(held: Held) -> None:
+    """``Visit.finish`` for a held request."""
+    if held[ARRIVED]:
+        held[ARRIVED] = 0.0
+        visit = held[VISIT]
+        if visit is not None:
+            visit.finish()
+        else:
+            lifecycle: Lifecycle = held[LIFECYCLE]
+            lifecycle.settle(NO_RESPONSE, 0.0, held[IS_ASGI], held[CAPTURED], None, None)
 
 
 class Visit:
     """What one request has told us so far. Lives only while the request is served."""
 
     __slots__ = ("captured", "decided", "is_asgi", "lifecycle", "method", "path", "pending",
-                 "reason", "skip", "source", "tags", "time", "title", "tracker")
+                 "skip", "source", "tags", "time", "title", "tracker")
 
     def __init__(self, lifecycle: Lifecycle, source: Mapping[str, Any], is_asgi: bool,
                  method: str, path: str, arrived: float, captured: Captured | None) -> None:
@@ -71,17 +118,16 @@ class Visit:
         self.time = arrived
         # Only a request that may become a page view holds its events back for the hit.
         self.decided = not arrived
-        self.reason: str | None = None  # why it is no page view, once decided
         self.pending: list[Item] | None = None
         self.title: str | None = None
         self.tags: dict[str, str] | None = None
         self.skip = False
 
-    def enter(self) -> Token[Visit | Passing | None]:
+    def enter(self) -> Token[Visit | Held | None]:
         """Make this the current request (for ``track_event``, ``set_title``...)."""
         return current.set(self)
 
-    def leave(self, token: Token[Visit | Passing | None]) -> None:
+    def leave(self, token: Token[Visit | Held | None]) -> None:
         try:
             current.reset(token)
         except ValueError:  # left from another context (a server iterating elsewhere)
@@ -116,30 +162,16 @@ class Visit:
             self.settle(NO_RESPONSE)
 
     def settle(self, reason: str | None) -> None:
-        """Queue the hit (``reason`` None: a page view; one of ``IF_NAVIGATION``: a page
-        view if the browser navigated to it, which the flusher decides), then what was
-        held for it."""
+        """Queue the hit (``Lifecycle.settle``), then what was held for it."""
         if self.decided:
             return
         self.decided = True
         if self.skip and (reason is None or reason in IF_NAVIGATION):
             reason = DONT_TRACK
-        put = self.tracker.put
-        if reason is None or reason in IF_NAVIGATION:
-            self.reason = None  # queued as a hit (IF_NAVIGATION: the flusher may filter it)
-            captured = self.captured or self.snapshot()
-            # _items.make, inline: a plain page view's item has no extra slot.
-            if reason is not None:
-                put((HIT, self.time, captured, (self.title, self.tags, reason)))
-            elif self.title or self.tags:
-                put((HIT, self.time, captured, (self.title, self.tags)))
-            else:
-                put((HIT, self.time, captured))
-        else:
-            self.reason = reason
-            if self.tracker.watcher is not None:
-                self.lifecycle.not_sent(self.is_asgi, self.snapshot(), reason)
+        self.lifecycle.settle(reason, self.time, self.is_asgi,
+                              self.captured or self.snapshot(), self.title, self.tags)
         if self.pending:
+            put = self.tracker.put
             for item in self.pending:
                 put(item)
             self.pending = None
@@ -160,31 +192,44 @@ class Lifecycle:
               captured: Captured | None = None) -> Visit | None:
         """The request arrives: its ``Visit``, or None to pass it through untouched
         (tracking off, or another Pirsch middleware already tracks this request)."""
-        visit = self.start(source, is_asgi, method, path, captured)
-        return Visit(*visit) if isinstance(visit, tuple) else visit
+        held = self.start(source, is_asgi, method, path, captured)
+        return None if held is None else Visit(*held[:VISIT])
 
     def start(self, source: Mapping[str, Any], is_asgi: bool, method: str, path: str,
-              captured: Captured | None = None) -> Visit | Passing | None:
-        """``begin``, but a request that cannot be a page view gets its Visit's arguments
-        (``Passing``), to be made into it only when a view asks (``current_visit``)."""
+              captured: Captured | None = None) -> Held | None:
+        """``begin``, but the request is held (``Held``): its Visit is made only when a
+        view asks for it (``current_visit``)."""
         if not self.tracker.enabled:
             return None
         outer = current.get()
         if outer is not None:
-            lifecycle = outer[0] if isinstance(outer, tuple) else outer.lifecycle
+            lifecycle = outer[LIFECYCLE] if isinstance(outer, list) else outer.lifecycle
             self._throttle.log(logging.WARNING, "nested", "Pirsch: %s is installed inside "
                                "another Pirsch middleware (%s); the outer one tracks each "
                                "request, this one passes them through. Remove one of them.",
                                self.name, lifecycle.name)
             return None
         if self.rules.is_candidate(method, path):
-            return Visit(self, source, is_asgi, method, path, time.time(),
-                         captured or self.tracker.capture(is_asgi, source))
+            return [self, source, is_asgi, method, path, time.time(),
+                    captured or self.tracker.capture(is_asgi, source), None]
         # Cannot be a page view: only make track_event() work, touch nothing else.
         if self.tracker.watcher is not None:
             self.not_sent(is_asgi, captured or self.tracker.capture(is_asgi, source),
                           self.rules.candidate_reason(method, path) or "")
-        return (self, source, is_asgi, method, path, 0.0, captured)  # Visit's arguments
+        return [self, source, is_asgi, method, path, 0.0, captured, None]
+
+    def settle(self, reason: str | None, arrived: float, is_asgi: bool, captured: Captured,
+               title: str | None, tags: dict[str, str] | None) -> None:
+        """A request's response is decided: queue its hit (``reason`` None: a page view;
+        one of ``IF_NAVIGATION``: a page view if the browser navigated to it, which the
+        flusher decides), or tell the watcher why there is none."""
+        if reason is None:  # _items.make, inline: a plain page view's item has no extra
+            self.tracker.put((HIT, arrived, captured, (title, tags)) if title or tags
+                             else (HIT, arrived, captured))
+        elif reason in IF_NAVIGATION:
+            self.tracker.put((HIT, arrived, captured, (title, tags, reason)))
+        elif self.tracker.watcher is not None:
+            self.not_sent(is_asgi, captured, reason)
 
     def not_sent(self, is_asgi: bool, captured: Captured, reason: str) -> None:
         """Tell the tracker's watcher (debug mode, a test's recorder) of a request that is

@@ -18,7 +18,7 @@ from typing import Any
 
 import anyio.to_thread
 
-from ._lifecycle import current
+from ._lifecycle import ARRIVED, current, finish, respond
 from ._middleware import MiddlewareBase
 from ._registry import budget, flushed_by_lifespan, shutdown_flush, stopping
 
@@ -58,12 +58,12 @@ class PirschMiddleware(MiddlewareBase[ASGIApp]):
                 await self.app(scope, receive, send)
             return
         lifecycle = self.lifecycle
-        visit = lifecycle.start(scope, True, scope.get("method") or "", scope.get("path") or "")
-        if visit is None:
+        held = lifecycle.start(scope, True, scope.get("method") or "", scope.get("path") or "")
+        if held is None:
             await self.app(scope, receive, send)
             return
-        token = current.set(visit)  # Visit.enter, inline: this runs for every request
-        if isinstance(visit, tuple):  # no page view: only track_event() & co. may need it
+        token = current.set(held)  # Visit.enter, inline: this runs for every request
+        if not held[ARRIVED]:  # no page view: only track_event() & co. may need it
             try:
                 await self.app(scope, receive, send)
             finally:
@@ -74,7 +74,7 @@ class PirschMiddleware(MiddlewareBase[ASGIApp]):
             return
 
         async def observe(message: Message) -> None:
-            if not visit.decided and message["type"] == "http.response.start":
+            if held[ARRIVED] and message["type"] == "http.response.start":
                 # The response starts: its status and content type.
                 status = message.get("status", 200)
                 if status.__class__ is not int:
@@ -87,14 +87,14 @@ class PirschMiddleware(MiddlewareBase[ASGIApp]):
                     if len(name) == 12 and name.lower() == b"content-type":
                         content_type = bytes(value).decode("latin-1")
                         break
-                visit.respond(status, content_type)
+                respond(held, status, content_type)
             await send(message)
 
         try:
             await self.app(scope, receive, observe)
         finally:
-            if not visit.decided:
-                visit.finish()  # a failed request's events still go
+            if held[ARRIVED]:
+                finish(held)  # a failed request's events still go
             try:  # Visit.leave, inline
                 current.reset(token)
             except ValueError:

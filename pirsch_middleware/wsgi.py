@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
-from ._lifecycle import Visit, current
+from ._lifecycle import ARRIVED, Held, current, finish, respond
 from ._middleware import MiddlewareBase
 
 __all__ = ["PirschMiddleware"]
@@ -36,12 +36,12 @@ class PirschMiddleware(MiddlewareBase[WSGIApp]):
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse,
                  ) -> Iterable[bytes]:
-        visit = self.lifecycle.start(environ, False, environ.get("REQUEST_METHOD") or "",
-                                     environ.get("PATH_INFO") or "")
-        if visit is None:
+        held = self.lifecycle.start(environ, False, environ.get("REQUEST_METHOD") or "",
+                                    environ.get("PATH_INFO") or "")
+        if held is None:
             return self.app(environ, start_response)
-        token = current.set(visit)  # Visit.enter, inline: this runs for every request
-        if isinstance(visit, tuple):  # no page view: only track_event() & co. may need it
+        token = current.set(held)  # Visit.enter, inline: this runs for every request
+        if not held[ARRIVED]:  # no page view: only track_event() & co. may need it
             try:
                 return self.app(environ, start_response)
             finally:
@@ -52,7 +52,7 @@ class PirschMiddleware(MiddlewareBase[WSGIApp]):
 
         def observe(status: str, headers: list[tuple[str, str]],
                     exc_info: ExcInfo | None = None) -> Any:
-            if not visit.decided:  # the response starts: its status and content type
+            if held[ARRIVED]:  # the response starts: its status and content type
                 code = _codes.get(status) if status.__class__ is str else None
                 if code is None:
                     code = _status_code(status)
@@ -61,24 +61,24 @@ class PirschMiddleware(MiddlewareBase[WSGIApp]):
                     if len(name) == 12 and name.lower() == "content-type":
                         content_type = value
                         break
-                visit.respond(code, content_type)
+                respond(held, code, content_type)
             return start_response(status, headers, exc_info)
 
         try:
             result = self.app(environ, observe)
         except BaseException:
-            visit.finish()  # no page view, but the events it tracked still count
+            finish(held)  # no page view, but the events it tracked still count
             raise
         finally:
             try:  # Visit.leave, inline
                 current.reset(token)
             except ValueError:
                 pass
-        if visit.decided:
+        if not held[ARRIVED]:  # decided
             return result
         # start_response is still to come, from inside the iterable (a generator app):
         # keep the request current while it runs, and settle when it is closed.
-        return _Deferred(result, visit)
+        return _Deferred(result, held)
 
 
 # Status lines seen, and their codes: an app sends few ("200 OK", "404 Not Found"...), and
@@ -101,16 +101,19 @@ def _status_code(status: str) -> int:
 class _Deferred:
     """Wraps a response iterable whose start_response has not been called yet."""
 
-    def __init__(self, result: Iterable[bytes], visit: Visit) -> None:
+    def __init__(self, result: Iterable[bytes], held: Held) -> None:
         self._result = result
-        self._visit = visit
+        self._held = held
 
     def __iter__(self) -> Iterator[bytes]:
-        token = self._visit.enter()
+        token = current.set(self._held)
         try:
             yield from self._result
         finally:
-            self._visit.leave(token)
+            try:
+                current.reset(token)
+            except ValueError:  # left from another context (a server iterating elsewhere)
+                pass
 
     def close(self) -> None:
         try:
@@ -118,4 +121,4 @@ class _Deferred:
             if close is not None:
                 close()
         finally:
-            self._visit.finish()
+            finish(self._held)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import socket
 import threading
 from collections.abc import Iterator
@@ -87,6 +88,36 @@ def test_wsgi_app_raising_still_sends_its_events(make_tracker: TrackerFactory,
         run_wsgi(WSGIMiddleware(app, tracker=tracker), Case("x").environ())
     assert tracker.flush(5)
     assert [r.kind for r in receiver.received] == ["event"]
+
+
+def test_a_view_run_in_another_context_still_shapes_its_page_view(
+        make_tracker: TrackerFactory, receiver: DevServer) -> None:
+    """Starlette runs a sync endpoint in a thread, in a copy of the request's context: its
+    title and events still reach the page view that the middleware queues in the first
+    context (the request is one object, whichever context asks for it first)."""
+    tracker = make_tracker()
+
+    def view() -> None:
+        set_title("Pricing")
+        track_event("Viewed")
+
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        await asyncio.get_running_loop().run_in_executor(
+            None, contextvars.copy_context().run, view)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/html")]})
+        await send({"type": "http.response.body", "body": b"<p>"})
+
+    def wsgi_view(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        contextvars.copy_context().run(view)
+        start_response("200 OK", [("Content-Type", "text/html")])
+        return [b"<p>"]
+
+    run_asgi(ASGIMiddleware(asgi, tracker=tracker), Case("x").scope())
+    run_wsgi(WSGIMiddleware(wsgi_view, tracker=tracker), Case("x").environ())
+    assert tracker.flush(5)
+    assert [(r.kind, r.item.get("title") or r.item.get("event_name"))
+            for r in receiver.received] == [("hit", "Pricing")] * 2 + [("event", "Viewed")] * 2
 
 
 def test_views_of_an_app_with_tracking_off_stay_quiet(monkeypatch: pytest.MonkeyPatch,
