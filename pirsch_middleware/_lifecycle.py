@@ -85,7 +85,10 @@ def respond(held: Held, status: int, content_type: str) -> None:
     lifecycle: Lifecycle = held[LIFECYCLE]
     reason = lifecycle.rules.response_reason(status, content_type, held[METHOD], held[PATH],
                                              held[SOURCE])
-    lifecycle.settle(reason, arrived, held[IS_ASGI], held[CAPTURED], None, None)
+    if reason is None:  # Lifecycle.settle's plain page view, inline: the most frequent
+        lifecycle.tracker.put((HIT, arrived, held[CAPTURED]))
+    else:
+        lifecycle.settle(reason, arrived, held[IS_ASGI], held[CAPTURED], None, None)
 
 
 def finish(held: Held) -> None:

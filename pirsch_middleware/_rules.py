@@ -70,6 +70,7 @@ DEFAULT_EXCLUDED_SUFFIXES = (
 DEFAULT_CONTENT_TYPES = ("text/html", "application/xhtml+xml")
 MAX_PATHS = 1024  # paths whose answer is kept; a full cache starts afresh
 LONG_PATH = 256  # characters: a longer path is checked each time (none is kept that long)
+MAX_CONTENT_TYPES, LONG_CONTENT_TYPE = 64, 128  # the same for content types
 # What a browser treats as no content type at all, and sniffs (the MIME Sniffing
 # Standard's "unknown" types). application/octet-stream is not among them: a browser
 # downloads it instead of showing a page.
@@ -150,6 +151,7 @@ class Rules:
                              "returning a bool")
         self.should_track = should_track
         self._paths: dict[str, bool] = {}  # path -> is_candidate's answer for it
+        self._typed: dict[str, bool] = {}  # content type -> _is_typed's answer for it
 
     def is_candidate(self, method: str, path: str) -> bool:
         """Could this request become a page view? (decided when it arrives)."""
@@ -183,16 +185,17 @@ class Rules:
         ``should_track`` means no. A response that is a page view only as a browser
         navigation (a 304, or no content type: ``IF_NAVIGATION``) gets the reason it is
         none otherwise, after ``should_track`` said yes; the flusher decides it."""
-        types = self.content_types
         if 200 <= status < 300:
-            if types is None or content_type.lower().startswith(types):
+            typed = self._typed.get(content_type)  # a site's content types repeat
+            if typed is None:
+                typed = self._is_typed(content_type)
+            if typed:
                 reason = None
             elif is_untyped(content_type) and status not in NO_PAGE_STATUSES:
                 reason = UNTYPED
             else:
                 return CONTENT_TYPE
-        elif status == 304 and (types is None or content_type.lower().startswith(types)
-                                or is_untyped(content_type)):
+        elif status == 304 and (self._is_typed(content_type) or is_untyped(content_type)):
             reason = NOT_MODIFIED
         else:
             return STATUS
@@ -204,6 +207,16 @@ class Rules:
         except Exception:
             logger.exception("should_track raised; not tracking %s", path)
         return SHOULD_TRACK
+
+    def _is_typed(self, content_type: str) -> bool:
+        """Is ``content_type`` one of those tracked (``track_content_types``)?"""
+        types = self.content_types
+        typed = types is None or content_type.lower().startswith(types)
+        if len(content_type) <= LONG_CONTENT_TYPE:
+            if len(self._typed) >= MAX_CONTENT_TYPES:
+                self._typed.clear()
+            self._typed[content_type] = typed
+        return typed
 
     def is_page_view(self, status: int, content_type: str, method: str, path: str,
                      request: Any) -> bool:

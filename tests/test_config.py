@@ -9,7 +9,17 @@ import pytest
 
 from pirsch_middleware import Tracker
 from pirsch_middleware._auth import Credentials, normalize_base_url
-from pirsch_middleware._rules import LONG_PATH, MAX_PATHS, Rules
+from pirsch_middleware._rules import (
+    CONTENT_TYPE,
+    LONG_CONTENT_TYPE,
+    LONG_PATH,
+    MAX_CONTENT_TYPES,
+    MAX_PATHS,
+    NOT_MODIFIED,
+    STATUS,
+    UNTYPED,
+    Rules,
+)
 from pirsch_middleware.asgi import PirschMiddleware as ASGIMiddleware
 from pirsch_middleware.wsgi import PirschMiddleware as WSGIMiddleware
 
@@ -119,6 +129,23 @@ def test_the_answers_kept_per_path_stay_few_and_short() -> None:
     assert all(len(path) <= LONG_PATH for path in rules._paths)
     assert rules.is_candidate("GET", "/page/1")
     assert not rules.is_candidate("GET", "/admin/1")
+
+
+def test_the_answers_kept_per_content_type_stay_few_and_short() -> None:
+    """Content types are judged alike whether seen before or not, and those whose answer
+    is kept stay few and short."""
+    rules = Rules(track_content_types=["text/html"], environ={})
+    for n in range(3 * MAX_CONTENT_TYPES):
+        for status, content_type, reason in (
+                (200, f"text/html; charset=x{n}", None), (200, f"TEXT/HTML;q={n}", None),
+                (200, f"application/json; v={n}", CONTENT_TYPE),
+                (304, f"text/html; v={n}", NOT_MODIFIED),
+                (200, f"text/html; v={n}" + "x" * LONG_CONTENT_TYPE, None),
+                (200, "", UNTYPED), (204, "", CONTENT_TYPE), (304, "image/png", STATUS)):
+            for _ in range(2):  # seen before or not
+                assert rules.response_reason(status, content_type, "GET", "/", {}) == reason
+    assert 0 < len(rules._typed) <= MAX_CONTENT_TYPES
+    assert all(len(content_type) <= LONG_CONTENT_TYPE for content_type in rules._typed)
 
 
 def test_exclude_from_the_environment() -> None:
