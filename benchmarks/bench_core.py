@@ -7,6 +7,8 @@
    The flusher is parked (a long flush interval) so only the request path is timed; the
    inbox is cleared every 250 requests, as a serving tracker's flusher takes it at its
    default batch size (a queue grown to 50,000 items would slow the collector down).
+   Each row's chunks of 10,000 requests alternate with json.dumps of one hit, round
+   after round, and each round's added time is divided by the json.dumps next to it.
 2. Enqueue: ``Tracker.put`` against a bare ``deque.append`` of the same tuple.
 3. Flusher: reading and encoding one queued hit (WSGI and ASGI), against json.dumps of
    the finished payload dict alone.
@@ -224,8 +226,25 @@ class Floor:
 FLOOR_CURRENT: ContextVar[Item | None] = ContextVar("floor", default=None)
 
 
-def bench_request_path(n: int, rounds: int) -> list[tuple[str, float, float]]:
-    rows = []
+def timed(fn: Callable[[int], None], n: int, reset: Callable[[], None]) -> float:
+    """Time per call of one chunk of ``n`` calls, in microseconds."""
+    reset()
+    gc.collect()
+    started = time.perf_counter_ns()
+    fn(n)
+    return (time.perf_counter_ns() - started) / n / 1000
+
+
+# A request-path row: (label, bare µs, with Pirsch µs, added / json.dumps), each the
+# median over the rounds of that round's chunks.
+PathRow = tuple[str, float, float, float]
+
+
+def bench_request_path(n: int, rounds: int) -> tuple[list[PathRow], float]:
+    """Each row's chunks alternate with json.dumps, round after round: on a shared
+    machine the speed drifts by half within seconds, so each round's added time is
+    divided by the json.dumps timed next to it. Returns the rows and json.dumps' µs."""
+    variants: list[tuple[str, Callable[[int], None], Callable[[int], None], Fresh]] = []
     for label, path, method in (("tracked page view", "/pricing", "GET"),
                                 ("untracked (POST)", "/signup", "POST"),
                                 ("untracked (static)", "/static/app.css", "GET")):
@@ -237,26 +256,33 @@ def bench_request_path(n: int, rounds: int) -> list[tuple[str, float, float]]:
         def drain(reset: Fresh = reset) -> None:  # the flusher's part: not timed here
             reset.tracker._inbox.clear()
 
-        bare = per_call(partial(call_wsgi, wsgi_app, env), n, rounds, reset)
-        wrapped = per_call(partial(call_wsgi, wrapped_wsgi, env, drain=drain), n, rounds,
-                           reset)
-        rows.append((f"WSGI {label}", bare, wrapped))
+        bare_wsgi, bare_asgi = partial(call_wsgi, wsgi_app, env), partial(call_asgi, asgi_app, sc)
+        variants.append((f"WSGI {label}", bare_wsgi,
+                         partial(call_wsgi, wrapped_wsgi, env, drain=drain), reset))
         if label == "tracked page view":
             floor = Floor(wsgi_app)
-            least = per_call(partial(call_wsgi, floor, env, drain=floor.inbox.clear), n,
-                             rounds, reset)
-            rows.append(("WSGI the floor (see Floor)", bare, least))
-        bare = per_call(partial(call_asgi, asgi_app, sc), n, rounds, reset)
-        wrapped = per_call(partial(call_asgi, wrapped_asgi, sc, drain=drain), n, rounds,
-                           reset)
-        rows.append((f"ASGI {label}", bare, wrapped))
+            variants.append(("WSGI the floor (see Floor)", bare_wsgi,
+                             partial(call_wsgi, floor, env, drain=floor.inbox.clear), reset))
+        variants.append((f"ASGI {label}", bare_asgi,
+                         partial(call_asgi, wrapped_asgi, sc, drain=drain), reset))
         if label == "untracked (POST)":  # the yardstick of an untracked request
-            noop = per_call(partial(call_wsgi, NoopWSGI(wsgi_app), env), n, rounds, reset)
-            rows.append(("WSGI no-op middleware (POST)", rows[-2][1], noop))
-            noop = per_call(partial(call_asgi, NoopASGI(asgi_app), sc), n, rounds, reset)
-            rows.append(("ASGI no-op middleware (POST)", bare, noop))
+            variants.append(("WSGI no-op middleware (POST)", bare_wsgi,
+                             partial(call_wsgi, NoopWSGI(wsgi_app), env), reset))
+            variants.append(("ASGI no-op middleware (POST)", bare_asgi,
+                             partial(call_asgi, NoopASGI(asgi_app), sc), reset))
+    samples: list[list[tuple[float, float, float]]] = [[] for _ in variants]
+    for _ in range(rounds):
+        for (_, bare, wrapped, reset), kept in zip(variants, samples, strict=True):
+            dumps = timed(dumps_hit, n, _nothing)
+            bare_us = timed(bare, n, reset)
+            kept.append((dumps, bare_us, timed(wrapped, n, reset)))
+    for *_, reset in variants:
         reset.tracker.close(0)
-    return rows
+    rows = [(label, statistics.median(b for _, b, _ in kept),
+             statistics.median(w for _, _, w in kept),
+             statistics.median((w - b) / d for d, b, w in kept))
+            for (label, *_), kept in zip(variants, samples, strict=True)]
+    return rows, statistics.median(d for kept in samples for d, _, _ in kept)
 
 
 class NoopWSGI:
@@ -639,14 +665,14 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"{'request path':32} {'bare µs':>9} {'with Pirsch':>12} {'added µs':>9} {'ratio':>6} "
           f"{'added/dumps':>11}")
-    rows = bench_request_path(n, rounds)
-    dumps = per_call(dumps_hit, n, rounds, lambda: None)  # json.dumps of one hit
-    for label, bare, wrapped in rows:
+    # shorter chunks, more rounds: whole batches of requests each
+    rows, dumps = bench_request_path(max(BATCH, n // 5 // BATCH * BATCH), rounds * 3)
+    for label, bare, wrapped, ratio in rows:
         print(f"{label:32} {bare:9.2f} {wrapped:12.2f} {wrapped - bare:9.2f} "
-              f"{wrapped / bare:6.2f} {(wrapped - bare) / dumps:11.2f}")
-    print(f"(json.dumps of one hit: {dumps:.2f} µs; target for a tracked page view: "
-          "added/dumps at most 1.0)")
-    times = {label: wrapped for label, _, wrapped in rows}
+              f"{wrapped / bare:6.2f} {ratio:11.2f}")
+    print(f"(json.dumps of one hit: {dumps:.2f} µs, timed next to each chunk; added/dumps: "
+          "the median of\nthe rounds' ratios; target for a tracked page view: at most 1.0)")
+    times = {label: wrapped for label, _, wrapped, _ in rows}
     over = [times[f"{kind} untracked (POST)"] - times[f"{kind} no-op middleware (POST)"]
             for kind in ("WSGI", "ASGI")]
     print(f"untracked (POST) over the no-op middleware: WSGI {over[0]:+.2f} µs, ASGI "
