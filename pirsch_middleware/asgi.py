@@ -73,7 +73,9 @@ class PirschMiddleware(MiddlewareBase[ASGIApp]):
                     pass
             return
 
-        async def observe(message: Message) -> None:
+        # Not a coroutine function: it hands back send's awaitable, which the app awaits
+        # (ASGI's send is an awaitable callable), and saves a coroutine per message.
+        def observe(message: Message) -> Awaitable[None]:
             if held[ARRIVED] and message["type"] == "http.response.start":
                 # The response starts: its status and content type.
                 status = message.get("status", 200)
@@ -88,7 +90,7 @@ class PirschMiddleware(MiddlewareBase[ASGIApp]):
                         content_type = bytes(value).decode("latin-1")
                         break
                 respond(held, status, content_type)
-            await send(message)
+            return send(message)
 
         try:
             await self.app(scope, receive, observe)
