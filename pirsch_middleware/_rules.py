@@ -186,8 +186,9 @@ class Rules:
         navigation (a 304, or no content type: ``IF_NAVIGATION``) gets the reason it is
         none otherwise, after ``should_track`` said yes; the flusher decides it."""
         if 200 <= status < 300:
-            typed = self._typed.get(content_type)  # a site's content types repeat
-            if typed is None:
+            try:  # a site's content types repeat
+                typed = self._typed[content_type]
+            except (KeyError, TypeError):
                 typed = self._is_typed(content_type)
             if typed:
                 reason = None
@@ -210,6 +211,8 @@ class Rules:
 
     def _is_typed(self, content_type: str) -> bool:
         """Is ``content_type`` one of those tracked (``track_content_types``)?"""
+        if content_type.__class__ is not str:  # what no app should send (bytes, None...)
+            return False
         types = self.content_types
         typed = types is None or content_type.lower().startswith(types)
         if len(content_type) <= LONG_CONTENT_TYPE:
@@ -226,7 +229,8 @@ class Rules:
 
 def is_untyped(content_type: str) -> bool:
     """No content type, or one a browser treats as none (``UNTYPED_CONTENT_TYPES``)."""
-    return content_type.partition(";")[0].strip().lower() in UNTYPED_CONTENT_TYPES
+    return content_type.__class__ is str \
+        and content_type.partition(";")[0].strip().lower() in UNTYPED_CONTENT_TYPES
 
 
 def _exclude_entries(exclude: Iterable[str | re.Pattern[str]] | str | None,

@@ -76,20 +76,23 @@ class PirschMiddleware(MiddlewareBase[ASGIApp]):
         # Not a coroutine function: it hands back send's awaitable, which the app awaits
         # (ASGI's send is an awaitable callable), and saves a coroutine per message.
         def observe(message: Message) -> Awaitable[None]:
-            if held[ARRIVED] and message["type"] == "http.response.start":
+            if held[ARRIVED] and message.get("type") == "http.response.start":
                 # The response starts: its status and content type.
-                status = message.get("status", 200)
-                if status.__class__ is not int:
-                    try:
-                        status = int(status)
-                    except (TypeError, ValueError):
-                        status = 0
-                content_type = ""
-                for name, value in message.get("headers") or ():
-                    if len(name) == 12 and name.lower() == b"content-type":
-                        content_type = bytes(value).decode("latin-1")
-                        break
-                respond(held, status, content_type)
+                try:
+                    status = message.get("status", 200)
+                    if status.__class__ is not int:
+                        try:
+                            status = int(status)
+                        except (TypeError, ValueError):
+                            status = 0
+                    content_type = ""
+                    for name, value in message.get("headers") or ():
+                        if len(name) == 12 and name.lower() == b"content-type":
+                            content_type = bytes(value).decode("latin-1")
+                            break
+                    respond(held, status, content_type)
+                except Exception:  # what no app should send (a header not of bytes):
+                    finish(held)  # no page view; the server says what it thinks of it
             return send(message)
 
         try:

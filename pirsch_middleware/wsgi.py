@@ -53,15 +53,19 @@ class PirschMiddleware(MiddlewareBase[WSGIApp]):
         def observe(status: str, headers: list[tuple[str, str]],
                     exc_info: ExcInfo | None = None) -> Any:
             if held[ARRIVED]:  # the response starts: its status and content type
-                code = _codes.get(status) if status.__class__ is str else None
-                if code is None:
-                    code = _status_code(status)
-                content_type = ""
-                for name, value in headers:
-                    if len(name) == 12 and name.lower() == "content-type":
-                        content_type = value
-                        break
-                respond(held, code, content_type)
+                try:
+                    try:
+                        code = _codes[status]
+                    except KeyError:  # a status line not seen yet
+                        code = _status_code(status)
+                    content_type = ""
+                    for name, value in headers:
+                        if len(name) == 12 and name.lower() == "content-type":
+                            content_type = value
+                            break
+                    respond(held, code, content_type)
+                except Exception:  # what no app should send (a header value not a string):
+                    finish(held)  # no page view; the server says what it thinks of it
             return start_response(status, headers, exc_info)
 
         try:

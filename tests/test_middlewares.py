@@ -58,6 +58,44 @@ def test_wsgi_status_lines_each_give_their_code(make_tracker: TrackerFactory) ->
     assert tracker.stats().sent == wsgi.MAX_CODES + 10 + 2  # the 200s
 
 
+# What an app may hand to start_response or send that a lenient server (gunicorn writes
+# str(value) for any header value) passes on: the middleware must not be what fails.
+ODD_RESPONSE_STARTS = [
+    ("200 OK", ("Content-Type", b"text/html")), ("200 OK", ("Content-Type", None)),
+    ("200 OK", ("Content-Type", 5)), ("200 OK", ("Content-Type", ["text/html"])),
+    ("200 OK", (None, "text/html")), ("200 OK", (b"Content-Type", "text/html")),
+    (b"200 OK", ("Content-Type", "text/html")), (["200"], ("Content-Type", "text/html")),
+    (None, ("Content-Type", "text/html")), (200, ("Content-Type", "text/html")),
+]
+
+
+@pytest.mark.parametrize(("status", "header"), ODD_RESPONSE_STARTS)
+def test_an_odd_response_start_never_fails_the_request(
+        make_tracker: TrackerFactory, status: Any, header: Any) -> None:
+    """Whatever the app starts its response with, the middleware passes it on as it is
+    and does not raise; what it cannot read is no page view."""
+    tracker = make_tracker()
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        track_event("Viewed")
+        start_response(status, [header])
+        return [b"<p>"]
+
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        track_event("Viewed")
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [tuple(h.encode() if isinstance(h, str) else h
+                                      for h in header)]})
+        await send({"type": "http.response.body", "body": b"<p>"})
+
+    assert run_wsgi(WSGIMiddleware(app, tracker=tracker), Case("x").environ())[0] == status
+    assert run_asgi(ASGIMiddleware(asgi, tracker=tracker), Case("x").scope())[0][
+        "status"] == status
+    assert tracker.flush(5)
+    assert tracker.stats().failed == 0
+    assert tracker.stats().sent >= 2  # the events, at least
+
+
 def test_wsgi_generator_app_starting_late(make_tracker: TrackerFactory,
                                           receiver: DevServer) -> None:
     """start_response called from inside the iterable (streaming): still one hit, and
