@@ -51,7 +51,7 @@ import httpx
 from bench_servers import SINK, machine
 
 from pirsch_middleware import Tracker, TrustedProxies
-from pirsch_middleware._extract import ENVIRON_FIELDS
+from pirsch_middleware._extract import capture
 from pirsch_middleware._items import Item, page_view
 from pirsch_middleware._payload import Encoder
 from pirsch_middleware.asgi import PirschMiddleware as ASGIMiddleware
@@ -203,7 +203,7 @@ class Floor:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any],
                  ) -> Iterable[bytes]:
-        item = (0, time.time(), tuple(map(environ.get, ENVIRON_FIELDS)))
+        item = (0, time.time(), capture(False, environ))  # as the middleware captures
         token = FLOOR_CURRENT.set(item)
         inbox = self.inbox
 

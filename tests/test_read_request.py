@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pirsch_middleware._extract import SCOPE_FIELDS, capture, read_request
+from pirsch_middleware._extract import ENVIRON_FIELDS, SCOPE_FIELDS, capture, read_request
 from pirsch_middleware._proxies import TrustedProxies
 
 
@@ -64,3 +64,14 @@ def test_capture_keeps_the_scope_fields_in_their_order() -> None:
     scope["headers"] = [(b"host", b"example.com")]
     assert capture(True, scope) == (((b"host", b"example.com"),),
                                     *(scope[name] for name in SCOPE_FIELDS[1:]))
+
+
+@pytest.mark.parametrize("absent", [(), ENVIRON_FIELDS[::2], ENVIRON_FIELDS],
+                         ids=["all there", "every other one", "none there"])
+def test_capture_keeps_the_environ_fields_in_their_order(absent: tuple[str, ...]) -> None:
+    """The WSGI capture spells its lookups out: each value lands where ENVIRON_FIELDS (and
+    the runs the flusher reads by position) say it does."""
+    env: dict[str, Any] = {name: f"value of {name}" for name in ENVIRON_FIELDS
+                           if name not in absent}
+    env["wsgi.input"] = object()
+    assert capture(False, env) == tuple(env.get(name) for name in ENVIRON_FIELDS)
