@@ -45,7 +45,7 @@ from ._rules import DONT_TRACK, IF_NAVIGATION, NO_RESPONSE, Rules
 from ._tracker import Tracker
 
 __all__ = ["ARRIVED", "Held", "Lifecycle", "Visit", "current", "current_visit", "finish",
-           "respond"]
+           "leave", "respond"]
 
 # A request as the WSGI and ASGI middlewares hold it (``Lifecycle.start``): its Visit's
 # arguments, then its Visit once a view asked for it (None until then). A list, shared by
@@ -69,6 +69,14 @@ def current_visit() -> Visit | None:
     if visit is None:
         visit = held[VISIT] = Visit(*held[:VISIT])
     return visit
+
+
+def leave(token: Token[Visit | Held | None]) -> None:
+    """Undo ``current.set`` (the middlewares inline it on their request path)."""
+    try:
+        current.reset(token)
+    except ValueError:  # left from another context (a server iterating elsewhere)
+        pass
 
 
 def respond(held: Held, status: int, content_type: str) -> None:
@@ -131,10 +139,7 @@ class Visit:
         return current.set(self)
 
     def leave(self, token: Token[Visit | Held | None]) -> None:
-        try:
-            current.reset(token)
-        except ValueError:  # left from another context (a server iterating elsewhere)
-            pass
+        leave(token)
 
     def snapshot(self) -> Captured:
         captured = self.captured

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
-from ._lifecycle import ARRIVED, Held, current, finish, respond
+from ._lifecycle import ARRIVED, Held, current, finish, leave, respond
 from ._middleware import MiddlewareBase
 
 __all__ = ["PirschMiddleware"]
@@ -114,10 +114,7 @@ class _Deferred:
         try:
             yield from self._result
         finally:
-            try:
-                current.reset(token)
-            except ValueError:  # left from another context (a server iterating elsewhere)
-                pass
+            leave(token)
 
     def close(self) -> None:
         try:
