@@ -155,9 +155,12 @@ class Rules:
 
     def is_candidate(self, method: str, path: str) -> bool:
         """Could this request become a page view? (decided when it arrives)."""
-        if method not in self.methods:
+        try:
+            if method not in self.methods:
+                return False
+            known = self._paths.get(path)  # a site's paths repeat: each is checked once
+        except TypeError:  # unhashable: what no server should send (PEP 3333 says str)
             return False
-        known = self._paths.get(path)  # a site's paths repeat: each is checked once
         if known is None:
             known = self._path_is_candidate(path)
             if len(path) <= LONG_PATH:
@@ -167,6 +170,8 @@ class Rules:
         return known
 
     def _path_is_candidate(self, path: str) -> bool:
+        if path.__class__ is not str:  # bytes...: what no server should send
+            return False
         if path.startswith(self.prefixes) or path.endswith(self.suffixes) or path in self.paths:
             return False
         regex = self.exclude_regex
@@ -174,7 +179,7 @@ class Rules:
 
     def candidate_reason(self, method: str, path: str) -> str | None:
         """Why this request cannot be a page view (the slow twin of ``is_candidate``)."""
-        if method not in self.methods:
+        if method.__class__ is not str or method not in self.methods:
             return METHOD
         return None if self.is_candidate(method, path) else EXCLUDED
 

@@ -96,6 +96,27 @@ def test_an_odd_response_start_never_fails_the_request(
     assert tracker.stats().sent >= 2  # the events, at least
 
 
+@pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug mode"])
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", b"/pricing"), (b"GET", "/pricing"), (["GET"], "/pricing"), ("GET", ["/"]),
+])
+def test_a_method_or_path_of_no_string_never_fails_the_request(
+        make_tracker: TrackerFactory, method: Any, path: Any, debug: bool) -> None:
+    """A server should give both as strings (PEP 3333); one that does not still gets its
+    response, untracked, from the middleware (in debug mode too, which says why)."""
+    tracker = make_tracker(debug=debug)
+    environ = Case("pricing").environ()
+    environ.update(REQUEST_METHOD=method, PATH_INFO=path)
+    scope = Case("pricing").scope()
+    scope.update(method=method, path=path)
+    assert run_wsgi(WSGIMiddleware(wsgi_app(Case("pricing")), tracker=tracker),
+                    environ)[0] == "200 X"
+    assert run_asgi(ASGIMiddleware(asgi_app(Case("pricing")), tracker=tracker),
+                    scope)[0]["status"] == 200
+    assert tracker.flush(5)
+    assert tracker.stats().queued == 0
+
+
 def test_wsgi_generator_app_starting_late(make_tracker: TrackerFactory,
                                           receiver: DevServer) -> None:
     """start_response called from inside the iterable (streaming): still one hit, and
