@@ -62,12 +62,12 @@ class PirschMiddleware(MiddlewareBase[ASGIApp]):
         if held is None:
             await self.app(scope, receive, send)
             return
-        token = current.set(held)  # Visit.enter, inline: this runs for every request
+        token = current.set(held)  # Visit.enter, for a held request
         if not held[ARRIVED]:  # no page view: only track_event() & co. may need it
             try:
                 await self.app(scope, receive, send)
             finally:
-                try:  # Visit.leave, inline
+                try:  # _lifecycle.leave, inline
                     current.reset(token)
                 except ValueError:
                     pass
@@ -100,7 +100,7 @@ class PirschMiddleware(MiddlewareBase[ASGIApp]):
         finally:
             if held[ARRIVED]:
                 finish(held)  # a failed request's events still go
-            try:  # Visit.leave, inline
+            try:  # _lifecycle.leave, inline
                 current.reset(token)
             except ValueError:
                 pass

@@ -40,12 +40,12 @@ class PirschMiddleware(MiddlewareBase[WSGIApp]):
                                     environ.get("PATH_INFO") or "")
         if held is None:
             return self.app(environ, start_response)
-        token = current.set(held)  # Visit.enter, inline: this runs for every request
+        token = current.set(held)  # Visit.enter, for a held request
         if not held[ARRIVED]:  # no page view: only track_event() & co. may need it
             try:
                 return self.app(environ, start_response)
             finally:
-                try:  # Visit.leave, inline
+                try:  # _lifecycle.leave, inline
                     current.reset(token)
                 except ValueError:
                     pass
@@ -74,7 +74,7 @@ class PirschMiddleware(MiddlewareBase[WSGIApp]):
             finish(held)  # no page view, but the events it tracked still count
             raise
         finally:
-            try:  # Visit.leave, inline
+            try:  # _lifecycle.leave, inline
                 current.reset(token)
             except ValueError:
                 pass
