@@ -22,6 +22,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -49,6 +50,9 @@ from bench_core import (
     start_response,
     wsgi_app,
 )
+from bench_peers import LABELS
+from bench_peers import SERVERS as PEER_SERVERS
+from bench_servers import Receiver, load, server
 
 from pirsch_middleware._items import page_view
 from pirsch_middleware.asgi import PirschMiddleware as ASGIMiddleware
@@ -168,10 +172,112 @@ def per_call(name: str) -> float:
     return (count(name, LONG) - count(name, SHORT)) / (LONG - SHORT)
 
 
+# -- under real servers ------------------------------------------------------------------
+# bench_peers' hello-world page under gunicorn (Flask) and uvicorn (FastAPI), one worker
+# each, run under cachegrind twice: WARM requests, then WARM + WINDOW. The difference is
+# what WINDOW requests cost in the worker, all its threads (the flusher's too), from the
+# 1,251st request of its life on: the one-off collection of the garbage collector's oldest
+# generation after start-up falls in both runs, and cancels out. One client, requests in
+# turn; batches go by count (250 hits), as under load, not by the clock.
+WARM, WINDOW = 1_250, 1_000
+SERVER_ROWS = (  # (label, BENCH_VARIANT, stage of stages_app or None)
+    ("bare", "bare", None),
+    ("noop", "noop", None),
+    ("noop-send", "noop-send", None),
+    ("pirsch-middleware: the request path (hits dropped when queued)", "pirsch", "request"),
+    ("  + read and encoded (an in-process transport)", "pirsch", "encode"),
+    ("  + delivered to the sink (everything)", "pirsch", "deliver"),
+)
+
+
+def server_count(framework: str, variant: str, stage: str | None, requests: int,
+                 receiver: Receiver, cache_sim: bool) -> dict[str, int]:
+    """What cachegrind counted in the worker of ``framework``'s server over a life of
+    ``requests`` page views: instructions (``Ir``), and with ``cache_sim`` the misses of
+    its simulated first-level caches (``I1mr``, ``D1mr``, ``D1mw``)."""
+    spec = PEER_SERVERS[framework]
+    env = {"BENCH_FRAMEWORK": framework, "BENCH_PAGE": "hello", "BENCH_VARIANT": variant,
+           "BENCH_SINK": receiver.base_url, "PYTHONHASHSEED": "0",
+           "PIRSCH_FLUSH_INTERVAL": "3600"}
+    tracked = variant == "pirsch"
+    with tempfile.TemporaryDirectory(prefix="bench-instructions-") as folder:
+        prefix = ["valgrind", "--tool=cachegrind", f"--cache-sim={'yes' if cache_sim else 'no'}",
+                  f"--cachegrind-out-file={folder}/out.%p"]
+        before = receiver.hits()
+        with server(spec, receiver if tracked else None, stage, extra_env=env, prefix=prefix,
+                    start_timeout=600, stop_timeout=300) as target:
+            served, _ = load(target.port, 1, 3600, requests, "/")
+        if served != requests:
+            raise SystemExit(f"{spec.label}, {variant}: {served} of {requests} requests "
+                             "answered 200")
+        if tracked and stage == "deliver" and receiver.hits() - before != requests:
+            raise SystemExit(f"{spec.label}: {receiver.hits() - before} of {requests} hits "
+                             "delivered")
+        counts: dict[int, dict[str, int]] = {}
+        for out in Path(folder).glob("out.*"):
+            text = out.read_text()
+            events = re.search(r"^events: (.+)$", text, re.MULTILINE)
+            summary = re.search(r"^summary: (.+)$", text, re.MULTILINE)
+            if events is None or summary is None:
+                raise SystemExit(f"cachegrind wrote no summary to {out}")
+            counts[int(out.suffix[1:])] = dict(zip(events.group(1).split(),
+                                                   map(int, summary.group(1).split()),
+                                                   strict=True))
+    # gunicorn's worker is the master's child; uvicorn serves in its only process
+    workers = [count for pid, count in counts.items() if pid != target.group] or \
+        list(counts.values())
+    if len(workers) != 1:
+        raise SystemExit(f"{spec.label}: {len(counts)} processes counted, expected a worker")
+    return workers[0]
+
+
+def servers(only: str, cache_sim: bool) -> None:
+    print(f"instructions per request under real servers (cachegrind; requests {WARM + 1:,} "
+          f"to {WARM + WINDOW:,}\nof a worker's life), Python {sys.version.split()[0]}")
+    receiver = Receiver()
+    try:
+        for framework, spec in PEER_SERVERS.items():
+            if only not in framework:
+                continue
+            print(f"\nHello world, {spec.label:49} {'instructions':>12} {'added':>8} "
+                  f"{'of bare':>8}" + (f" {'L1 misses':>10} {'added':>7}" if cache_sim else ""))
+            counted: dict[str, float] = {}
+            misses: dict[str, float] = {}
+            for label, variant, stage in SERVER_ROWS:
+                short, long = (server_count(framework, variant, stage, requests, receiver,
+                                            cache_sim) for requests in (WARM, WARM + WINDOW))
+                counted[label] = (long["Ir"] - short["Ir"]) / WINDOW
+                added = counted[label] - counted["bare"]
+                line = f"{LABELS.get((framework, label), label):62} {counted[label]:12,.0f} "
+                line += f"{added:+8,.0f} {added / counted['bare']:8.1%}" if added else " " * 17
+                if cache_sim:
+                    misses[label] = sum(long[event] - short[event]
+                                        for event in ("I1mr", "D1mr", "D1mw")) / WINDOW
+                    more = misses[label] - misses["bare"]
+                    line += f" {misses[label]:10,.0f} " + (f"{more:+7,.0f}" if more else "")
+                print(line.rstrip(), flush=True)
+            for noop in ("noop", "noop-send"):
+                over = counted[SERVER_ROWS[-1][0]] - counted[noop]
+                print(f"pirsch-middleware over {LABELS[framework, noop]}: {over:+,.0f} "
+                      f"instructions per request, {over / counted['bare']:.1%} of bare's")
+    finally:
+        receiver.close()
+    print("\nadded and of bare: over bare, and as a share of bare's instructions per request. "
+          "The worker's\ninstructions in user space, all threads; the kernel's work (sockets) "
+          "is not counted." + ("\nL1 misses: of the simulated first-level instruction and data "
+                               "caches, reads and writes." if cache_sim else ""))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", metavar="TEXT", default="",
                         help="only the variants whose name contains TEXT (and their bases)")
+    parser.add_argument("--servers", action="store_true",
+                        help="instead: bench_peers' hello-world page under gunicorn and "
+                        "uvicorn (--only flask|fastapi; about 10 minutes)")
+    parser.add_argument("--cache-sim", action="store_true",
+                        help="with --servers: and the misses of simulated L1 caches "
+                        "(twice as long)")
     parser.add_argument("--child", nargs=2, metavar=("NAME", "CALLS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -180,6 +286,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind): nothing measured")
+        return 0
+    if args.servers:
+        servers(args.only, args.cache_sim)
         return 0
     wanted = [name for name in VARIANTS if args.only in name]
     bases = {base for name in wanted if (base := VARIANTS[name][1]) is not None}

@@ -35,7 +35,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -276,10 +276,12 @@ def _stat(path: Path) -> list[bytes]:
 
 @contextlib.contextmanager
 def server(spec: ServerSpec, receiver: Receiver | None, stage: str | None = None,
-           extra_env: Mapping[str, str] | None = None) -> Iterator[Target]:
+           extra_env: Mapping[str, str] | None = None, prefix: Sequence[str] = (),
+           start_timeout: float = 30, stop_timeout: float = 20) -> Iterator[Target]:
     """The example under its server on a free port; tracked into ``receiver`` if given,
     else without credentials (passed through). With ``stage``, hits go only that far
-    (see ``stages_app``); ``extra_env`` is added to its environment."""
+    (see ``stages_app``); ``extra_env`` is added to its environment, and ``prefix`` put
+    before its command (valgrind, for ``bench_instructions --servers``)."""
     env = {key: value for key, value in os.environ.items()
            if not key.startswith("PIRSCH_") and key != "DJANGO_SETTINGS_MODULE"}
     env.update(extra_env or {})
@@ -290,8 +292,9 @@ def server(spec: ServerSpec, receiver: Receiver | None, stage: str | None = None
     if receiver is not None:
         env.update(PIRSCH_BASE_URL=receiver.base_url, PIRSCH_ACCESS_KEY=ACCESS_KEY)
     port = free_port()
-    process = subprocess.Popen(spec.command(port), cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    process = subprocess.Popen([*prefix, *spec.command(port)], cwd=ROOT, env=env,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL,
                                start_new_session=True, preexec_fn=_pin_server)
 
     def listening() -> bool:
@@ -302,11 +305,11 @@ def server(spec: ServerSpec, receiver: Receiver | None, stage: str | None = None
         return False
 
     try:
-        if not wait_until(listening, 30):
-            raise RuntimeError(f"{spec.label}: server not listening after 30 s")
+        if not wait_until(listening, start_timeout):
+            raise RuntimeError(f"{spec.label}: server not listening after {start_timeout:g} s")
         yield Target(port, process.pid)
         process.send_signal(signal.SIGTERM)
-        process.wait(20)
+        process.wait(stop_timeout)
     finally:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)

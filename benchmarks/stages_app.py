@@ -4,13 +4,15 @@ The server imports ``benchmarks.stages_app:app``; ``BENCH_APP`` names the exampl
 (``module:attribute``) and ``BENCH_STAGE`` how far a hit goes:
 
 - ``request``: the request path only; each hit is dropped when queued.
-- ``encode``: queued, read and encoded by the flusher, and handed to an in-process
-  transport that accepts every batch (no network).
+- ``encode``: queued, read and encoded by the flusher, joined into batches, and handed
+  to a sender in this process that accepts every batch (no network, no HTTP client).
 - ``deliver``: everything, as in production.
 
 The difference between two stages is what the later one costs under a real server. The
-tracker is built here, with public options only, and made the process's default before
-the example is imported (the examples take the default tracker).
+tracker is built here and made the process's default before the example is imported (the
+examples take the default tracker). The ``encode`` stage sets the tracker's sender, a
+private part: a transport (a public option) would send through httpx, whose requests
+cost more than the delivery they stand for.
 """
 
 from __future__ import annotations
@@ -19,10 +21,9 @@ import importlib
 import os
 from typing import Any
 
-import httpx
-
 from pirsch_middleware import Tracker, set_tracker
 from pirsch_middleware._items import Item
+from pirsch_middleware._wire import Answer
 
 STAGES = ("request", "encode", "deliver")
 stage = os.environ.get("BENCH_STAGE", "deliver")
@@ -37,14 +38,27 @@ class DroppingTracker(Tracker):
         return None
 
 
-def accept(request: httpx.Request) -> httpx.Response:
-    return httpx.Response(200)
+class AcceptingSender:
+    """Takes each batch's body as the sink would, without a connection."""
+
+    name = "accepting"
+
+    def post(self, path: str, body: bytes) -> Answer:
+        return Answer(200, b"{}", None)
+
+    def close(self) -> None:
+        return None
+
+    def abandon(self) -> None:
+        return None
 
 
 if stage == "request":
     set_tracker(DroppingTracker())
 elif stage == "encode":
-    set_tracker(Tracker(transport=httpx.MockTransport(accept)))
+    tracker = Tracker()
+    tracker._delivery._sender = AcceptingSender()  # type: ignore[assignment]
+    set_tracker(tracker)
 
 _module, _, _attribute = os.environ.get("BENCH_APP", "examples.wsgi.app:app").partition(":")
 app: Any = getattr(importlib.import_module(_module), _attribute or "app")

@@ -5,6 +5,7 @@ variants are exercised by running the benchmark.)"""
 from __future__ import annotations
 
 import importlib
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -70,3 +71,35 @@ def test_every_variant_bench_instructions_counts_runs(monkeypatch: pytest.Monkey
     bench = importlib.import_module("benchmarks.bench_instructions")
     for make, _ in bench.VARIANTS.values():
         make()(bench.SHORT)
+
+
+def test_the_encode_stage_sends_every_hit_without_a_connection(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``stages_app``'s ``encode`` stage: hits read, encoded and batched, then taken by a
+    sender in the process; nothing goes to the base URL (port 9: nobody listens)."""
+    (tmp_path / "stage_target.py").write_text(
+        "from pirsch_middleware.wsgi import PirschMiddleware\n"
+        "def site(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/html')])\n"
+        "    return [b'<h1>Hi</h1>']\n"
+        "app = PirschMiddleware(site)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name, value in {"BENCH_STAGE": "encode", "BENCH_APP": "stage_target:app",
+                        "PIRSCH_ACCESS_KEY": "pa_stages",
+                        "PIRSCH_BASE_URL": "http://127.0.0.1:9"}.items():
+        monkeypatch.setenv(name, value)
+    for module in ("benchmarks.stages_app", "stage_target"):
+        monkeypatch.delitem(sys.modules, module, raising=False)
+    stages = importlib.import_module("benchmarks.stages_app")
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "SERVER_NAME": "x",
+               "SERVER_PORT": "80", "wsgi.url_scheme": "http", "HTTP_HOST": "example.com",
+               "REMOTE_ADDR": "203.0.113.9", "HTTP_USER_AGENT": BROWSER["user-agent"],
+               "HTTP_ACCEPT": "text/html"}
+    try:
+        for _ in range(300):
+            list(stages.app(dict(environ), lambda *args: None))
+        assert stages.tracker.flush(5)
+        assert stages.tracker.stats().sent == 300
+        assert stages.tracker._delivery.sender == "accepting"
+    finally:
+        stages.tracker.close(timeout=2)
