@@ -274,10 +274,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the variants whose name contains TEXT (and their bases)")
     parser.add_argument("--servers", action="store_true",
                         help="instead: bench_peers' hello-world page under gunicorn and "
-                        "uvicorn (--only flask|fastapi; about 10 minutes)")
+                        "uvicorn (--only flask|fastapi; about 15 minutes)")
     parser.add_argument("--cache-sim", action="store_true",
                         help="with --servers: and the misses of simulated L1 caches "
-                        "(twice as long)")
+                        "(three times as long)")
     parser.add_argument("--child", nargs=2, metavar=("NAME", "CALLS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
