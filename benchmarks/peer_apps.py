@@ -7,7 +7,8 @@ The server imports ``benchmarks.peer_apps:app``; the environment says what it is
 - ``BENCH_PAGE``: ``hello`` (a fixed HTML page) or ``db`` (a Jinja2 template over 30 rows
   of an SQLite query, the work of a small real page);
 - ``BENCH_VARIANT``: ``bare``; ``noop`` (a middleware that only calls the app); ``noop-send``
-  (one that also wraps ``send`` / ``start_response``, the shape of every tracker below);
+  (one that also wraps ``send`` / ``start_response`` and looks at the response's status,
+  the shape of every tracker below, building nothing);
   ``pirsch`` (this library's middleware, credentials from ``PIRSCH_*``); ``posthog`` and
   ``segment`` (the SDK's ``capture()`` / ``page()`` from a middleware of that shape, with
   what a page view carries: URL, address, user agent, language, referrer); and
@@ -126,7 +127,7 @@ def tracker(variant: str) -> Callable[[PageView], None]:
                                   "locale": view["language"]})
 
         return page
-    return lambda view: None  # noop-send: the same shape, nothing tracked
+    raise ValueError(f"no tracker for {variant!r}")
 
 
 # -- ASGI (FastAPI) --------------------------------------------------------------------
@@ -147,9 +148,28 @@ class NoopASGI:
         await self.app(scope, receive, send)
 
 
+class WrappingASGI:
+    """Wraps ``send`` and looks at the response's status, as a tracker does, and does
+    nothing else: the no-op of a tracker's shape (``noop-send``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def observe(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 200:
+                pass  # here a tracker would hand on the page view
+            await send(message)
+
+        await self.app(scope, receive, observe)
+
+
 class TrackingASGI:
-    """Wraps ``send`` and, when a page is answered 200, hands its page view to ``track``
-    (for ``noop-send``, a function that does nothing)."""
+    """Wraps ``send`` and, when a page is answered 200, hands its page view to ``track``."""
 
     def __init__(self, app: ASGIApp, track: Callable[[PageView], None]) -> None:
         self.app, self.track = app, track
@@ -179,7 +199,9 @@ def fastapi_app(variant: str) -> Any:
 
     if variant == "noop":
         app.add_middleware(NoopASGI)
-    elif variant in ("noop-send", "posthog", "segment"):
+    elif variant == "noop-send":
+        app.add_middleware(WrappingASGI)
+    elif variant in ("posthog", "segment"):
         app.add_middleware(TrackingASGI, track=tracker(variant))
     elif variant == "pirsch":
         from pirsch_middleware.asgi import PirschMiddleware
@@ -207,6 +229,23 @@ class NoopWSGI:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse,
                  ) -> Iterable[bytes]:
         return self.app(environ, start_response)
+
+
+class WrappingWSGI:
+    """Wraps ``start_response`` and looks at the status, as a tracker does, and does
+    nothing else: the no-op of a tracker's shape (``noop-send``)."""
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse,
+                 ) -> Iterable[bytes]:
+        def observe(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+            if status.startswith("200"):
+                pass  # here a tracker would hand on the page view
+            return start_response(status, headers, *args)
+
+        return self.app(environ, observe)
 
 
 class TrackingWSGI:
@@ -237,7 +276,9 @@ def flask_app(variant: str) -> Any:
 
     if variant == "noop":
         app.wsgi_app = NoopWSGI(app.wsgi_app)  # type: ignore[method-assign]
-    elif variant in ("noop-send", "posthog", "segment"):
+    elif variant == "noop-send":
+        app.wsgi_app = WrappingWSGI(app.wsgi_app)  # type: ignore[method-assign]
+    elif variant in ("posthog", "segment"):
         app.wsgi_app = TrackingWSGI(app.wsgi_app,  # type: ignore[method-assign]
                                     tracker(variant))
     elif variant == "pirsch":

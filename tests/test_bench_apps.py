@@ -51,7 +51,7 @@ def test_db_page_renders_thirty_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "Product &lt;" in page  # autoescaped
 
 
-def test_noop_send_sees_the_page_view_a_tracker_would_send() -> None:
+def test_a_trackers_middleware_sees_the_page_view_it_hands_on() -> None:
     seen: list[dict[str, str | None]] = []
     app = peer_apps.TrackingWSGI(peer_apps.flask_app("bare").wsgi_app, seen.append)
     environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "QUERY_STRING": "a=1",
