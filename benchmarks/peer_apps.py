@@ -148,30 +148,12 @@ class NoopASGI:
         await self.app(scope, receive, send)
 
 
-class WrappingASGI:
-    """Wraps ``send`` and looks at the response's status, as a tracker does, and does
-    nothing else: the no-op of a tracker's shape (``noop-send``)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def observe(message: MutableMapping[str, Any]) -> None:
-            if message["type"] == "http.response.start" and message["status"] == 200:
-                pass  # here a tracker would hand on the page view
-            await send(message)
-
-        await self.app(scope, receive, observe)
-
-
 class TrackingASGI:
-    """Wraps ``send`` and, when a page is answered 200, hands its page view to ``track``."""
+    """Wraps ``send`` and, when a page is answered 200, hands its page view to ``track``;
+    without ``track``, looks at the status and builds nothing (``noop-send``)."""
 
-    def __init__(self, app: ASGIApp, track: Callable[[PageView], None]) -> None:
+    def __init__(self, app: ASGIApp, track: Callable[[PageView], None] | None = None,
+                 ) -> None:
         self.app, self.track = app, track
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -179,9 +161,12 @@ class TrackingASGI:
             await self.app(scope, receive, send)
             return
 
+        track = self.track
+
         async def observe(message: MutableMapping[str, Any]) -> None:
-            if message["type"] == "http.response.start" and message["status"] == 200:
-                self.track(page_view_asgi(scope))
+            if message["type"] == "http.response.start" and message["status"] == 200 \
+                    and track is not None:
+                track(page_view_asgi(scope))
             await send(message)
 
         await self.app(scope, receive, observe)
@@ -200,7 +185,7 @@ def fastapi_app(variant: str) -> Any:
     if variant == "noop":
         app.add_middleware(NoopASGI)
     elif variant == "noop-send":
-        app.add_middleware(WrappingASGI)
+        app.add_middleware(TrackingASGI)
     elif variant in ("posthog", "segment"):
         app.add_middleware(TrackingASGI, track=tracker(variant))
     elif variant == "pirsch":
@@ -231,35 +216,21 @@ class NoopWSGI:
         return self.app(environ, start_response)
 
 
-class WrappingWSGI:
-    """Wraps ``start_response`` and looks at the status, as a tracker does, and does
-    nothing else: the no-op of a tracker's shape (``noop-send``)."""
-
-    def __init__(self, app: WSGIApp) -> None:
-        self.app = app
-
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse,
-                 ) -> Iterable[bytes]:
-        def observe(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
-            if status.startswith("200"):
-                pass  # here a tracker would hand on the page view
-            return start_response(status, headers, *args)
-
-        return self.app(environ, observe)
-
-
 class TrackingWSGI:
     """Wraps ``start_response`` and, when a page is answered 200, hands its page view to
-    ``track``."""
+    ``track``; without ``track``, looks at the status and builds nothing (``noop-send``)."""
 
-    def __init__(self, app: WSGIApp, track: Callable[[PageView], None]) -> None:
+    def __init__(self, app: WSGIApp, track: Callable[[PageView], None] | None = None,
+                 ) -> None:
         self.app, self.track = app, track
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse,
                  ) -> Iterable[bytes]:
+        track = self.track
+
         def observe(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
-            if status.startswith("200"):
-                self.track(page_view_wsgi(environ))
+            if status.startswith("200") and track is not None:
+                track(page_view_wsgi(environ))
             return start_response(status, headers, *args)
 
         return self.app(environ, observe)
@@ -277,7 +248,7 @@ def flask_app(variant: str) -> Any:
     if variant == "noop":
         app.wsgi_app = NoopWSGI(app.wsgi_app)  # type: ignore[method-assign]
     elif variant == "noop-send":
-        app.wsgi_app = WrappingWSGI(app.wsgi_app)  # type: ignore[method-assign]
+        app.wsgi_app = TrackingWSGI(app.wsgi_app)  # type: ignore[method-assign]
     elif variant in ("posthog", "segment"):
         app.wsgi_app = TrackingWSGI(app.wsgi_app,  # type: ignore[method-assign]
                                     tracker(variant))
