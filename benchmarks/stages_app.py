@@ -11,8 +11,8 @@ The server imports ``benchmarks.stages_app:app``; ``BENCH_APP`` names the exampl
 The difference between two stages is what the later one costs under a real server. The
 tracker is built here and made the process's default before the example is imported (the
 examples take the default tracker). The ``encode`` stage sets the tracker's sender, a
-private part: a transport (a public option) would send through httpx, whose requests
-cost more than the delivery they stand for.
+private part, so that it counts no HTTP client's work: a transport (the public option)
+would go through httpx's.
 """
 
 from __future__ import annotations
