@@ -247,14 +247,15 @@ def servers(only: str, cache_sim: bool) -> None:
                 short, long = (server_count(framework, variant, stage, requests, receiver,
                                             cache_sim) for requests in (WARM, WARM + WINDOW))
                 counted[label] = (long["Ir"] - short["Ir"]) / WINDOW
+                is_bare = label == "bare"  # the baseline: nothing added to show
                 added = counted[label] - counted["bare"]
                 line = f"{LABELS.get((framework, label), label):62} {counted[label]:12,.0f} "
-                line += f"{added:+8,.0f} {added / counted['bare']:8.1%}" if added else " " * 17
+                line += " " * 17 if is_bare else f"{added:+8,.0f} {added / counted['bare']:8.1%}"
                 if cache_sim:
                     misses[label] = sum(long[event] - short[event]
                                         for event in ("I1mr", "D1mr", "D1mw")) / WINDOW
                     more = misses[label] - misses["bare"]
-                    line += f" {misses[label]:10,.0f} " + (f"{more:+7,.0f}" if more else "")
+                    line += f" {misses[label]:10,.0f} " + ("" if is_bare else f"{more:+7,.0f}")
                 print(line.rstrip(), flush=True)
             for noop in ("noop", "noop-send"):
                 over = counted[SERVER_ROWS[-1][0]] - counted[noop]
