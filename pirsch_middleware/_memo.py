@@ -13,7 +13,7 @@ fragments (``_fragments``):
 Each is a function of its raw values and of the encoder's options only, so what is kept
 is what the long way (``read_request``, ``VisitorRules``) gives, and the JSON is the same
 to the byte (tests/test_memo.py checks it over a table of odd requests). Anything out of
-the ordinary goes the long way: ``Memo.encode`` answers None, e.g. for an ASGI request
+the ordinary goes the long way (``Memo.long_way``, the encoder's), e.g. an ASGI request
 that repeats a header read, an unhashable value, or an ``X-Forwarded-Host`` that only
 the server's own proxy handling could vouch for. An ASGI request's headers are found by
 their names' layout, kept once per layout (the same browser sends the same names).
@@ -31,20 +31,21 @@ from ._extract import (
     FORWARDING_HEADERS,
     HOST_AT,
     REFERER_AT,
+    SCOPE_SIZE,
     SCOPE_URL_RUN,
     SENDER_RUN,
     URL_RUN,
     WANTED,
-    Captured,
     RequestData,
     header_run,
     scope_headers,
     url_of,
 )
 from ._fragments import browser_json, event_json, page_json, string, whole_second
-from ._items import HIT
+from ._items import HIT, KIND_NAMES, SESSION, Item
+from ._logs import logger
 from ._proxies import TrustedProxies, dotted_quad
-from ._rules import NO_IP, NO_USER_AGENT, VisitorRules, page_reason
+from ._rules import NO_IP, NO_USER_AGENT, NOT_NAVIGATION, VisitorRules
 from ._scrub import QueryScrubber
 
 __all__ = ["Memo"]
@@ -77,14 +78,20 @@ Page = tuple[str, str, str]
 class Memo:
     """The caches of one ``Encoder`` (whose options they depend on)::
 
-        memo = Memo(TrustedProxies(), VisitorRules(), None, forwarded_host=False)
-        memo.encode(HIT, time.time(), False, capture(False, environ), None)
-        # b'{"ip":...}', or ("bot", url) when not sent, or None: go the long way
+        memo = Memo(TrustedProxies(), VisitorRules(), None, forwarded_host=False,
+                    long_way=encoder.encode_afresh)
+        memo.encode(page_view(environ))
+        # b'{"ip":...}', or None when not sent (a bot...), or what long_way answers
+
+    The flusher calls ``encode`` once per item, so it takes the item as it was queued,
+    and says itself why one is not sent (``not_sent``) or hands it to ``long_way``.
     """
 
     def __init__(self, proxies: TrustedProxies, visitors: VisitorRules,
-                 scrub: QueryScrubber | None, forwarded_host: bool) -> None:
+                 scrub: QueryScrubber | None, forwarded_host: bool,
+                 long_way: Callable[[Item], bytes | None]) -> None:
         self.proxies = proxies
+        self.long_way = long_way  # the encoder's: the request read afresh
         self.visitors = visitors
         self.scrub = scrub
         self.forwarded_host = forwarded_host
@@ -96,22 +103,25 @@ class Memo:
         self._layouts: dict[tuple[Any, ...], Layout] = {}  # ASGI: by the header names
         self._second, self._second_text = -1, ""  # the last whole second, as text
 
-    def encode(self, kind: int, epoch: float, is_asgi: bool, captured: Captured,
-               extra: Any) -> bytes | tuple[str, str] | None:
-        """A hit's or event's JSON, or (why it is not sent, its URL), or None: go the long
-        way."""
+    def encode(self, item: Item) -> bytes | None:
+        """A hit's or event's JSON, or None when it is not sent; what the short way cannot
+        read goes the long way (``long_way``)."""
+        kind, epoch, captured = item[0], item[1], item[2]
+        is_asgi = len(captured) == SCOPE_SIZE
+        if kind == SESSION:
+            return self.long_way(item)
         if is_asgi:
             raw = captured[0]
             try:  # the header names, and where those read are among them
                 layout = self._layouts.get(tuple(map(_name, raw))) or self._layout(raw)
                 if layout is _LONG_WAY:
-                    return None
+                    return self.long_way(item)
                 browser_at, sender_at, host_at, referer_at = layout
                 client = captured[1]  # (host, port): the port is the connection's
                 browser_key: Any = browser_at(raw)
                 sender_key: Any = (client[0] if client else None, sender_at(raw))
             except (TypeError, LookupError):
-                return None
+                return self.long_way(item)
             host = None if host_at is None else raw[host_at][1]
             referer = None if referer_at is None else raw[referer_at][1]
             fields = captured[SCOPE_URL_RUN]
@@ -130,21 +140,27 @@ class Memo:
                 if said_host:
                     override = said_host
                 elif forwarded_host:
-                    return None  # read_request decides from the peer and X-Forwarded-For
+                    # read_request decides from the peer and X-Forwarded-For
+                    return self.long_way(item)
             page_key = (proto, override, host, fields)
             page = self._pages[is_asgi].get(page_key) \
                 or self._page(is_asgi, page_key)
             referrer = (self._referrers[is_asgi].get(referer)
                         or self._referrer(is_asgi, referer)) if referer else ""
         except TypeError:  # an unhashable value in the request: the long way
-            return None
+            return self.long_way(item)
         reason, navigated, browser_json_ = browser
         if reason != NO_USER_AGENT and ip is None:
             reason = NO_IP
-        if reason is None and kind == HIT and navigated is not True:
-            reason = page_reason(navigated, extra[2] if extra and len(extra) > 2 else None)
+        extra = item[3] if len(item) > 3 else None
+        if reason is None and kind == HIT and navigated is not True:  # page_reason, inline
+            if navigated is False:
+                reason = NOT_NAVIGATION
+            elif extra and len(extra) > 2:  # the browser did not say, and the hit is a
+                reason = extra[2]  # page view only as a navigation (a 304...)
         if reason is not None:
-            return reason, page[0]
+            self.not_sent(kind, page[0], reason)
+            return None
         if not extra:
             tail = ""
         elif kind == HIT:
@@ -160,7 +176,11 @@ class Memo:
         try:
             return text.encode()
         except UnicodeEncodeError:  # a lone surrogate in a title, tag or event
-            return None
+            return self.long_way(item)
+
+    def not_sent(self, kind: int, url: str, reason: str) -> None:
+        """An item the short way found not to send, and why (nothing is watching)."""
+        logger.debug("not sending %s for %s: %s", KIND_NAMES[kind], url, reason)
 
     def _browser(self, is_asgi: bool, key: tuple[Any, ...]) -> Browser:
         headers = scope_headers(_pairs(key)) if is_asgi \

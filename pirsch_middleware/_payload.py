@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable
 
 from ._extract import (
     ENVIRON_FIELDS,
-    SCOPE_SIZE,
     Captured,
     RequestData,
     header_value,
@@ -56,8 +55,10 @@ class Encoder:
         self.before_send = BeforeSend(before_send) if before_send is not None else None
         self.watcher: Watcher | None = None  # debug mode, a test's recorder
         # The short way, for what nothing needs to see read afresh.
-        self.memo = Memo(proxies, self.visitors, self.scrub, forwarded_host) \
-            if before_send is None and client_ip_header is None else None
+        self.memo: Memo | None = None
+        if before_send is None and client_ip_header is None:
+            self.memo = Memo(proxies, self.visitors, self.scrub, forwarded_host,
+                             self.encode_afresh)
 
     def read(self, is_asgi: bool, captured: Captured) -> RequestData:
         """What an item's request says: its URL, IP and headers."""
@@ -67,19 +68,14 @@ class Encoder:
 
     def encode(self, item: Item) -> bytes | None:
         """The item's JSON, or None when it is filtered out."""
-        memo = self.memo
-        kind = item[0]
-        if memo is not None and kind != SESSION and self.watcher is None \
-                and not self.visitors.test_clients:
-            captured = item[2]  # _items.unpack (is_scope too), inline: it runs per item
-            done = memo.encode(kind, item[1], len(captured) == SCOPE_SIZE, captured,
-                               item[3] if len(item) > 3 else None)
-            if done.__class__ is bytes:
-                return done
-            if done is not None:
-                logger.debug("not sending %s for %s: %s", KIND_NAMES[kind], done[1], done[0])
-                return None
-        return self.encode_afresh(item)
+        return self.encoder()(item)
+
+    def encoder(self) -> Callable[[Item], bytes | None]:
+        """What ``encode`` calls, for the flusher to take once per batch: the short way
+        (``Memo.encode``) where nothing needs to see the request read afresh."""
+        if self.memo is not None and self.watcher is None and not self.visitors.test_clients:
+            return self.memo.encode
+        return self.encode_afresh
 
     def encode_afresh(self, item: Item) -> bytes | None:
         """``encode`` the long way: the request read afresh (``read``), and every hook

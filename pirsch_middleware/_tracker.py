@@ -416,7 +416,7 @@ class Tracker:
         batch.sort(key=_by_time)
         fresh: tuple[list[tuple[float, int, bytes]], ...] = tuple([] for _ in KINDS)
         waiters: list[tuple[int, _Waiter]] = []
-        encode, seq, failed, filtered = self._encoder.encode, self._seq, 0, 0
+        encode, seq, failed, filtered = self._encoder.encoder(), self._seq, 0, 0
         for item in batch:
             seq += 1
             kind = item[0]
