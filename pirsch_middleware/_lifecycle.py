@@ -91,8 +91,15 @@ def respond(held: Held, status: int, content_type: str) -> None:
         visit.respond(status, content_type)
         return
     lifecycle: Lifecycle = held[LIFECYCLE]
-    reason = lifecycle.rules.response_reason(status, content_type, held[METHOD], held[PATH],
-                                             held[SOURCE])
+    rules = lifecycle.rules
+    # Rules.response_reason's most frequent answer, inline: a success of a content type
+    # it has found to make one a page view (Rules.page_types: empty with should_track).
+    if 200 <= status < 300 and content_type.__class__ is str \
+            and content_type in rules.page_types:
+        reason = None
+    else:
+        reason = rules.response_reason(status, content_type, held[METHOD], held[PATH],
+                                       held[SOURCE])
     if reason is None:  # Lifecycle.settle's plain page view, inline: the most frequent
         lifecycle.tracker.put((HIT, arrived, held[CAPTURED]))
     else:

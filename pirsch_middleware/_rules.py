@@ -152,6 +152,9 @@ class Rules:
         self.should_track = should_track
         self._paths: dict[str, bool] = {}  # path -> is_candidate's answer for it
         self._typed: dict[str, bool] = {}  # content type -> _is_typed's answer for it
+        # The content types of which a 2xx response is a page view whatever its request:
+        # those typed, while no should_track is to be asked (_lifecycle.respond reads it).
+        self.page_types: set[str] = set()
 
     def is_candidate(self, method: str, path: str) -> bool:
         """Could this request become a page view? (decided when it arrives)."""
@@ -223,7 +226,10 @@ class Rules:
         if len(content_type) <= LONG_CONTENT_TYPE:
             if len(self._typed) >= MAX_CONTENT_TYPES:
                 self._typed.clear()
+                self.page_types.clear()
             self._typed[content_type] = typed
+            if typed and self.should_track is None:
+                self.page_types.add(content_type)
         return typed
 
     def is_page_view(self, status: int, content_type: str, method: str, path: str,

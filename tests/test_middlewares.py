@@ -96,6 +96,67 @@ def test_an_odd_response_start_never_fails_the_request(
     assert tracker.stats().sent >= 2  # the events, at least
 
 
+# (status, content type, a page view?) in turn through one middleware: what Rules found of
+# a content type is kept (Rules.page_types, which _lifecycle.respond reads first).
+RESPONSES = [(200, "text/html", True), (200, "text/html", True), (404, "text/html", False),
+             (200, "application/json", False), (201, "text/html", True),
+             (500, "text/html", False), (200, "application/json", False),
+             (200, "text/html", True)]
+
+
+def serve_responses(kind: str, tracker: Tracker, responses: list[tuple[int, str]],
+                    **options: Any) -> None:
+    """Serve ``responses`` in turn through one middleware of ``kind``."""
+    at = iter(responses)
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        status, content_type = next(at)
+        start_response(f"{status} X", [("Content-Type", content_type)])
+        return [b"<p>"]
+
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        status, content_type = next(at)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", content_type.encode())]})
+        await send({"type": "http.response.body", "body": b"<p>"})
+
+    if kind == "wsgi":
+        middleware = WSGIMiddleware(app, tracker=tracker, **options)
+        for _ in responses:
+            run_wsgi(middleware, Case("page").environ())
+    else:
+        asgi_middleware = ASGIMiddleware(asgi, tracker=tracker, **options)
+        for _ in responses:
+            run_asgi(asgi_middleware, Case("page").scope())
+
+
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+def test_a_content_type_decides_every_response_as_it_did_the_first(
+        kind: str, make_tracker: TrackerFactory) -> None:
+    tracker = make_tracker()
+    serve_responses(kind, tracker, [(status, content_type)
+                                    for status, content_type, _ in RESPONSES])
+    assert tracker.flush(5)
+    assert tracker.stats().sent == sum(page for _, _, page in RESPONSES)
+
+
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+def test_should_track_is_asked_of_every_response_of_a_content_type(
+        kind: str, make_tracker: TrackerFactory) -> None:
+    """A content type known to be a page view's does not skip should_track."""
+    asked: list[int] = []
+
+    def should_track(view: Any) -> bool:
+        asked.append(view.status)
+        return len(asked) != 2  # no to the second
+
+    tracker = make_tracker()
+    serve_responses(kind, tracker, [(200, "text/html")] * 3, should_track=should_track)
+    assert tracker.flush(5)
+    assert asked == [200, 200, 200]
+    assert tracker.stats().sent == 2
+
+
 @pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug mode"])
 @pytest.mark.parametrize(("method", "path"), [
     ("GET", b"/pricing"), (b"GET", "/pricing"), (["GET"], "/pricing"), ("GET", ["/"]),
