@@ -256,7 +256,7 @@ class Lifecycle:
     def must_flush(self) -> bool:
         """A request finishing after SIGTERM, with no lifespan flush to come: the server
         waits for it, so flush now (``flush``)."""
-        return stopping.is_set() and not flushed_by_lifespan(self.tracker)
+        return stopping.up and not flushed_by_lifespan(self.tracker)
 
     def flush(self) -> None:
         shutdown_flush(self.tracker)

@@ -104,7 +104,7 @@ class PirschMiddleware(MiddlewareBase[ASGIApp]):
                 current.reset(token)
             except ValueError:
                 pass
-        if stopping.is_set() and lifecycle.must_flush():  # in flight at SIGTERM, and
+        if stopping.up and lifecycle.must_flush():  # in flight at SIGTERM, and
             await anyio.to_thread.run_sync(lifecycle.flush)  # no lifespan flush follows
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
