@@ -224,7 +224,12 @@ class Lifecycle:
                                "request, this one passes them through. Remove one of them.",
                                self.name, lifecycle.name)
             return None
-        if self.rules.is_candidate(method, path):
+        rules = self.rules
+        try:  # Rules.is_candidate, inline for a path it has answered for before
+            candidate = method in rules.methods and rules.candidates[path]
+        except (KeyError, TypeError):  # a path new to it, or no string
+            candidate = rules.is_candidate(method, path)
+        if candidate:
             return [self, source, is_asgi, method, path, time.time(),
                     captured or self.tracker.capture(is_asgi, source), None]
         # Cannot be a page view: only make track_event() work, touch nothing else.

@@ -150,7 +150,8 @@ class Rules:
             raise ValueError("should_track must be a callable taking a PageView and "
                              "returning a bool")
         self.should_track = should_track
-        self._paths: dict[str, bool] = {}  # path -> is_candidate's answer for it
+        # path -> is_candidate's answer for it (Lifecycle.start looks here first)
+        self.candidates: dict[str, bool] = {}
         self._typed: dict[str, bool] = {}  # content type -> _is_typed's answer for it
         # The content types of which a 2xx response is a page view whatever its request:
         # those typed, while no should_track is to be asked (_lifecycle.respond reads it).
@@ -161,15 +162,15 @@ class Rules:
         try:
             if method not in self.methods:
                 return False
-            known = self._paths.get(path)  # a site's paths repeat: each is checked once
+            known = self.candidates.get(path)  # a site's paths repeat: each is checked once
         except TypeError:  # unhashable: what no server should send (PEP 3333 says str)
             return False
         if known is None:
             known = self._path_is_candidate(path)
             if len(path) <= LONG_PATH:
-                if len(self._paths) >= MAX_PATHS:
-                    self._paths.clear()
-                self._paths[path] = known
+                if len(self.candidates) >= MAX_PATHS:
+                    self.candidates.clear()
+                self.candidates[path] = known
         return known
 
     def _path_is_candidate(self, path: str) -> bool:

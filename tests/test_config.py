@@ -125,8 +125,8 @@ def test_the_answers_kept_per_path_stay_few_and_short() -> None:
         assert rules.is_candidate("GET", f"/page/{n}")
         assert not rules.is_candidate("GET", f"/admin/{n}")
         assert rules.is_candidate("GET", f"/{n}" + "x" * LONG_PATH)
-    assert 0 < len(rules._paths) <= MAX_PATHS
-    assert all(len(path) <= LONG_PATH for path in rules._paths)
+    assert 0 < len(rules.candidates) <= MAX_PATHS
+    assert all(len(path) <= LONG_PATH for path in rules.candidates)
     assert rules.is_candidate("GET", "/page/1")
     assert not rules.is_candidate("GET", "/admin/1")
 

@@ -157,6 +157,36 @@ def test_should_track_is_asked_of_every_response_of_a_content_type(
     assert tracker.stats().sent == 2
 
 
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+def test_a_path_decides_every_request_as_it_did_the_first(
+        kind: str, make_tracker: TrackerFactory) -> None:
+    """Rules keep their answer for a path (Rules.candidates, which Lifecycle.start reads
+    first): the method still counts, and an excluded path stays excluded."""
+    requests = [("GET", "/a", True), ("POST", "/a", False), ("GET", "/a", True),
+                ("GET", "/admin/", False), ("GET", "/admin/", False), ("HEAD", "/a", False),
+                ("GET", "/a", True)]
+    tracker = make_tracker()
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/html")])
+        return [b"<p>"]
+
+    wsgi_middleware = WSGIMiddleware(app, tracker=tracker, exclude=["/admin/"])
+    asgi_middleware = ASGIMiddleware(asgi_app(Case("page")), tracker=tracker,
+                                     exclude=["/admin/"])
+    for method, path, _ in requests:
+        if kind == "wsgi":
+            environ = Case("page").environ()
+            environ.update(REQUEST_METHOD=method, PATH_INFO=path)
+            run_wsgi(wsgi_middleware, environ)
+        else:
+            scope = Case("page").scope()
+            scope.update(method=method, path=path)
+            run_asgi(asgi_middleware, scope)
+    assert tracker.flush(5)
+    assert tracker.stats().sent == sum(page for _, _, page in requests)
+
+
 @pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug mode"])
 @pytest.mark.parametrize(("method", "path"), [
     ("GET", b"/pricing"), (b"GET", "/pricing"), (["GET"], "/pricing"), ("GET", ["/"]),
