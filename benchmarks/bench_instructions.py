@@ -93,7 +93,7 @@ def _asgi(path: str, method: str, tracked: bool) -> Callable[[int], None]:
 def _encode(is_asgi: bool) -> Callable[[int], None]:
     tracker = parked_tracker()
     item = page_view(scope("/pricing") if is_asgi else environ("/pricing"))
-    encode = tracker._encoder.encode
+    encode = tracker._encoder.encoder()  # what the flusher calls per item
     encode(item)  # warm: what repeats is kept
 
     def run(n: int) -> None:
