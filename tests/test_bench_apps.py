@@ -63,7 +63,6 @@ def test_a_trackers_middleware_sees_the_page_view_it_hands_on() -> None:
                      "user_agent": "UA", "language": None, "referrer": None}]
 
 
-
 def test_the_noop_of_a_trackers_shape_builds_no_page_view(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """``noop-send`` is the yardstick of a tracker's cost: it must not do a tracker's work."""
@@ -76,6 +75,7 @@ def test_the_noop_of_a_trackers_shape_builds_no_page_view(
     assert flask_client.get("/", headers=BROWSER).status_code == 200
     with TestClient(peer_apps.fastapi_app("noop-send")) as client:
         assert client.get("/", headers=BROWSER).status_code == 200
+
 
 def test_every_variant_bench_instructions_counts_runs(monkeypatch: pytest.MonkeyPatch,
                                                       ) -> None:

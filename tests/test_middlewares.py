@@ -104,38 +104,45 @@ RESPONSES = [(200, "text/html", True), (200, "text/html", True), (404, "text/htm
              (200, "text/html", True)]
 
 
-def serve_responses(kind: str, tracker: Tracker, responses: list[tuple[int, str]],
-                    **options: Any) -> None:
-    """Serve ``responses`` in turn through one middleware of ``kind``."""
-    at = iter(responses)
+# One request in turn through one middleware: (method, path, status, content type).
+Served = tuple[str, str, int, str]
+
+
+def serve_in_turn(kind: str, tracker: Tracker, requests: list[Served],
+                  **options: Any) -> None:
+    """Serve ``requests`` in turn through one middleware of ``kind``."""
+    at = iter(requests)
 
     def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        status, content_type = next(at)
+        _, _, status, content_type = next(at)
         start_response(f"{status} X", [("Content-Type", content_type)])
         return [b"<p>"]
 
     async def asgi(scope: Any, receive: Any, send: Any) -> None:
-        status, content_type = next(at)
+        _, _, status, content_type = next(at)
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", content_type.encode())]})
         await send({"type": "http.response.body", "body": b"<p>"})
 
-    if kind == "wsgi":
-        middleware = WSGIMiddleware(app, tracker=tracker, **options)
-        for _ in responses:
-            run_wsgi(middleware, Case("page").environ())
-    else:
-        asgi_middleware = ASGIMiddleware(asgi, tracker=tracker, **options)
-        for _ in responses:
-            run_asgi(asgi_middleware, Case("page").scope())
+    wsgi_middleware = WSGIMiddleware(app, tracker=tracker, **options)
+    asgi_middleware = ASGIMiddleware(asgi, tracker=tracker, **options)
+    for method, path, _, _ in requests:
+        if kind == "wsgi":
+            environ = Case("page").environ()
+            environ.update(REQUEST_METHOD=method, PATH_INFO=path)
+            run_wsgi(wsgi_middleware, environ)
+        else:
+            scope = Case("page").scope()
+            scope.update(method=method, path=path)
+            run_asgi(asgi_middleware, scope)
 
 
 @pytest.mark.parametrize("kind", ["wsgi", "asgi"])
 def test_a_content_type_decides_every_response_as_it_did_the_first(
         kind: str, make_tracker: TrackerFactory) -> None:
     tracker = make_tracker()
-    serve_responses(kind, tracker, [(status, content_type)
-                                    for status, content_type, _ in RESPONSES])
+    serve_in_turn(kind, tracker, [("GET", "/page", status, content_type)
+                                  for status, content_type, _ in RESPONSES])
     assert tracker.flush(5)
     assert tracker.stats().sent == sum(page for _, _, page in RESPONSES)
 
@@ -151,7 +158,8 @@ def test_should_track_is_asked_of_every_response_of_a_content_type(
         return len(asked) != 2  # no to the second
 
     tracker = make_tracker()
-    serve_responses(kind, tracker, [(200, "text/html")] * 3, should_track=should_track)
+    serve_in_turn(kind, tracker, [("GET", "/page", 200, "text/html")] * 3,
+                  should_track=should_track)
     assert tracker.flush(5)
     assert asked == [200, 200, 200]
     assert tracker.stats().sent == 2
@@ -166,23 +174,8 @@ def test_a_path_decides_every_request_as_it_did_the_first(
                 ("GET", "/admin/", False), ("GET", "/admin/", False), ("HEAD", "/a", False),
                 ("GET", "/a", True)]
     tracker = make_tracker()
-
-    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        start_response("200 OK", [("Content-Type", "text/html")])
-        return [b"<p>"]
-
-    wsgi_middleware = WSGIMiddleware(app, tracker=tracker, exclude=["/admin/"])
-    asgi_middleware = ASGIMiddleware(asgi_app(Case("page")), tracker=tracker,
-                                     exclude=["/admin/"])
-    for method, path, _ in requests:
-        if kind == "wsgi":
-            environ = Case("page").environ()
-            environ.update(REQUEST_METHOD=method, PATH_INFO=path)
-            run_wsgi(wsgi_middleware, environ)
-        else:
-            scope = Case("page").scope()
-            scope.update(method=method, path=path)
-            run_asgi(asgi_middleware, scope)
+    serve_in_turn(kind, tracker, [(method, path, 200, "text/html")
+                                  for method, path, _ in requests], exclude=["/admin/"])
     assert tracker.flush(5)
     assert tracker.stats().sent == sum(page for _, _, page in requests)
 
