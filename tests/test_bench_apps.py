@@ -117,3 +117,14 @@ def test_the_encode_stage_sends_every_hit_without_a_connection(
         assert stages.tracker._delivery.sender == "accepting"
     finally:
         stages.tracker.close(timeout=2)
+
+
+def test_bench_peers_skips_a_peer_whose_package_is_missing(monkeypatch: pytest.MonkeyPatch,
+                                                            ) -> None:
+    """A peer not installed is skipped, as bench_peers says: a dotted module whose package
+    is missing too (``segment.analytics`` without ``segment``) included."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    bench = importlib.import_module("benchmarks.bench_peers")
+    monkeypatch.setattr(bench, "PEERS", {"here": "json", "gone": "no_such_package",
+                                         "gone too": "no_such_package.analytics"})
+    assert bench.missing_peers() == ["gone", "gone too"]
